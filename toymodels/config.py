@@ -1,0 +1,231 @@
+"""From a composed Hydra config to the objects of one run, checked before anything runs.
+
+Every check raises :class:`ConfigError` with one line naming the key, the value and what is
+allowed; the entry points print that line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from toymodels.model import ModelConfig, non_embedding_params, total_params
+from toymodels.tasks import VOCAB, Task
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message is one line for the user."""
+
+
+def config_dir() -> Path:
+    """The Hydra config folder: packaged inside the wheel, or ``conf/`` of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "train.yaml").exists():
+            return candidate
+    raise ConfigError(f"no Hydra configs found next to {here} (looked for conf/train.yaml)")
+
+
+TRAINER_EXTRAS = ("threads", "matmul_precision", "compile")
+
+
+def _plain(node) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(node, resolve=True) if not isinstance(node, dict) else dict(node)
+
+
+def _build(cls, values: dict, group: str):
+    """Instantiate a dataclass from a config group, turning bad keys and values into ConfigError."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{group}.{unknown[0]} is not a known key; known keys: {', '.join(sorted(known))}")
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(str(err)) from None
+
+
+def _number(section: str, key: str, value, kind=float, positive: bool = True, allow_zero: bool = False):
+    ok_types = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, ok_types) or (kind is float and not math.isfinite(value)):
+        raise ConfigError(f"{section}.{key}={value!r} must be a {'whole' if kind is int else 'finite'} number")
+    if positive and (value < 0 or (value == 0 and not allow_zero)):
+        raise ConfigError(f"{section}.{key}={value!r} must be {'>= 0' if allow_zero else '> 0'}")
+    return value
+
+
+@dataclass
+class RunSpec:
+    """Everything one run needs, validated."""
+
+    name: str
+    seed: int
+    task: Task
+    model: ModelConfig
+    optim: object
+    batch_size: int
+    max_steps: int
+    eval_size: int
+    eval_seed: int
+    eval_batch_size: int
+    per_decade: int
+    start_fraction: float
+    checkpoint_every: int
+    trainer_kwargs: dict
+    threads: int | None
+    logger: dict
+    verbose: bool
+    config: dict
+    _loggers: list | None = None
+
+    def make_data(self):
+        from toymodels.data import ArithmeticData
+
+        return ArithmeticData(self.task, self.batch_size, self.seed, self.eval_size, self.eval_seed)
+
+    def make_module(self):
+        from toymodels.module import ArithmeticLM
+
+        return ArithmeticLM(self.model, self.task, self.optim, self.batch_size, self.max_steps)
+
+    def make_evaluator(self, data):
+        from toymodels.evaluation import Evaluator
+
+        try:
+            rows = data.eval_rows
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        return Evaluator(self.task, rows, self.eval_batch_size)
+
+    def info(self, module) -> dict:
+        """The static part of run.json."""
+        return {
+            "name": self.name,
+            "task": self.task.name,
+            "n_digits": self.task.n_digits,
+            "format": self.task.format,
+            "task_label": self.task.label,
+            "model": self.model.name,
+            "d_model": self.model.d_model,
+            "n_layer": self.model.n_layer,
+            "n_head": self.model.n_head,
+            "d_mlp": self.model.d_mlp,
+            "seed": self.seed,
+            "params": total_params(self.model),
+            "non_embedding_params": non_embedding_params(self.model),
+            "flops_per_step": module.flops_per_step,
+            "tokens_per_step": module.tokens_per_step,
+            "max_steps": self.max_steps,
+            "max_flops": module.flops_per_step * self.max_steps,
+            "eval_size": self.eval_size,
+            "chance": {"exact_match": self.task.chance_exact_match, "digit_accuracy": 0.1},
+            "config": self.config,
+        }
+
+    def make_loggers(self, run_dir: Path) -> list:
+        from toymodels.loggers import make_loggers
+
+        self._loggers = make_loggers(self.logger, run_dir, self)
+        return self._loggers
+
+    def close_loggers(self) -> None:
+        from toymodels.loggers import close_loggers
+
+        close_loggers(self._loggers or [])
+
+
+def build_run(cfg) -> RunSpec:
+    """Check a composed config and turn it into a RunSpec (raises ConfigError)."""
+    from toymodels.module import OptimConfig
+
+    c = _plain(cfg)
+    for section in ("task", "model", "train", "eval", "trainer", "logger"):
+        if not isinstance(c.get(section), dict):
+            raise ConfigError(f"config section '{section}' is missing")
+    task_values = {k: v for k, v in c["task"].items() if k != "id"}
+    task = _build(Task, task_values, "task")
+
+    model_values = dict(c["model"])
+    model_values.setdefault("context", None)
+    if model_values["context"] is None:
+        model_values["context"] = task.seq_len - 1
+    model_values["vocab_size"] = len(VOCAB)
+    model = _build(ModelConfig, model_values, "model")
+    if model.context < task.seq_len - 1:
+        raise ConfigError(
+            f"model.context={model.context} is too short for {task.label}, whose sequences need "
+            f"{task.seq_len - 1} positions"
+        )
+
+    t = dict(c["train"])
+    seed = _number("", "seed", c.get("seed"), int, allow_zero=True)
+    batch_size = _number("train", "batch_size", t.pop("batch_size", None), int)
+    checkpoint_every = _number("train", "checkpoint_every", t.pop("checkpoint_every", 200), int)
+    budgets = {k: t.pop(k, None) for k in ("tokens", "flops", "steps")}
+    given = {k: v for k, v in budgets.items() if v is not None}
+    if len(given) != 1:
+        raise ConfigError(
+            "give exactly one training budget: train.tokens, train.flops or train.steps "
+            f"(got {', '.join(f'train.{k}={v}' for k, v in given.items()) or 'none'})"
+        )
+    (budget_key, budget), = given.items()
+    _number("train", budget_key, budget, int if budget_key == "steps" else float)
+    for key in ("lr", "weight_decay", "beta1", "beta2", "min_lr_ratio", "grad_clip"):
+        if key in t:
+            _number("train", key, t[key], allow_zero=key != "lr")
+    for key in ("beta1", "beta2", "min_lr_ratio"):
+        if key in t and not t[key] < 1 + (key == "min_lr_ratio"):
+            raise ConfigError(f"train.{key}={t[key]!r} must be below 1")
+    if "warmup_steps" in t:
+        _number("train", "warmup_steps", t["warmup_steps"], int, allow_zero=True)
+    optim = _build(OptimConfig, t, "train")
+
+    tokens_per_step = batch_size * (task.seq_len - 1)
+    if budget_key == "steps":
+        max_steps = budget
+    elif budget_key == "tokens":
+        max_steps = math.ceil(budget / tokens_per_step)
+    else:
+        from toymodels.model import training_flops_per_token
+
+        max_steps = math.ceil(budget / (tokens_per_step * training_flops_per_token(model, task.seq_len - 1)))
+
+    e = dict(c["eval"])
+    known_eval = {"size", "seed", "per_decade", "start_fraction", "batch_size"}
+    if set(e) - known_eval:
+        raise ConfigError(f"eval.{sorted(set(e) - known_eval)[0]} is not a known key; known keys: {', '.join(sorted(known_eval))}")
+    eval_size = _number("eval", "size", e.get("size"), int)
+    per_decade = _number("eval", "per_decade", e.get("per_decade"), int)
+    start_fraction = _number("eval", "start_fraction", e.get("start_fraction"))
+    if start_fraction >= 1:
+        raise ConfigError(f"eval.start_fraction={start_fraction} must be below 1")
+
+    trainer_kwargs = dict(c["trainer"])
+    extras = {k: trainer_kwargs.pop(k, None) for k in TRAINER_EXTRAS}
+    threads = extras["threads"]
+    if threads is not None:
+        _number("trainer", "threads", threads, int)
+
+    return RunSpec(
+        name=str(c.get("run_name") or f"{task.name}-{model.name}-s{seed}"),
+        seed=seed,
+        task=task,
+        model=model,
+        optim=optim,
+        batch_size=batch_size,
+        max_steps=max(1, max_steps),
+        eval_size=eval_size,
+        eval_seed=_number("eval", "seed", e.get("seed"), int, allow_zero=True),
+        eval_batch_size=_number("eval", "batch_size", e.get("batch_size", 1000), int),
+        per_decade=per_decade,
+        start_fraction=start_fraction,
+        checkpoint_every=checkpoint_every,
+        trainer_kwargs=trainer_kwargs,
+        threads=threads,
+        logger=dict(c["logger"]),
+        verbose=bool(c.get("verbose", True)),
+        config={k: c[k] for k in ("task", "model", "train", "eval", "seed") if k in c},
+    )

@@ -1,0 +1,329 @@
+"""Synthetic arithmetic tasks: problems, their text layout, and the train/held-out partition.
+
+Pure NumPy (no torch). A task turns operand pairs ``(a, b)`` into fixed-length token rows
+``prompt + target + END`` over one character vocabulary shared by every task, so that a model
+trained on one task can be evaluated on another. The *target* is what the model must write after
+``=``: an optional scratchpad (intermediate steps, then ``;``) followed by the answer. Scoring only
+ever looks at the answer field, so new formats need no change to the model or the metrics.
+
+The problem space is split once, independently of the run seed, into a training part and a
+held-out part: a deterministic hash of the problem for large spaces, an explicit seeded
+permutation with ``train_fraction`` for the small ``mod`` space (as in the grokking papers). The
+training stream only ever draws from the training part; the evaluation set only from the
+held-out part, so they can never overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# One vocabulary for every task. "_" pads, "$" ends an answer.
+VOCAB = "_0123456789+-*%=;$"
+PAD, END = 0, len(VOCAB) - 1
+STOI = {c: i for i, c in enumerate(VOCAB)}
+DIGIT0 = STOI["0"]  # token id of digit d is DIGIT0 + d
+
+TASKS = ("add", "sub", "mul", "mod")
+FORMATS = ("plain", "reversed", "scratchpad")
+MOD_OPS = {"add": "+", "sub": "-", "mul": "*"}
+MAX_DIGITS = 18  # operands are sampled as int64
+ENUMERATE_LIMIT = 4_000_000  # problem spaces up to this size are enumerated exactly
+
+
+def encode(text: str) -> list[int]:
+    """Token ids of a string over the shared vocabulary."""
+    return [STOI[c] for c in text]
+
+
+def decode(ids) -> str:
+    """The string of a sequence of token ids."""
+    return "".join(VOCAB[int(i)] for i in ids)
+
+
+def to_digits(x: np.ndarray, width: int) -> np.ndarray:
+    """Decimal digits of non-negative int64s, most significant first, zero-padded to width."""
+    x = np.asarray(x, dtype=np.int64)
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return (x[:, None] // powers[None, :]) % 10
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a fast, well-mixed 64-bit hash (wrapping uint64 arithmetic)."""
+    x = x.astype(np.uint64, copy=True)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+@dataclass(frozen=True)
+class Task:
+    """An arithmetic task: ``a op b`` with ``n_digits``-digit operands, or ``a op b mod p``."""
+
+    name: str = "add"
+    n_digits: int = 3
+    format: str = "reversed"
+    pad_answer: bool = True  # fixed-width, zero-padded answers
+    holdout_fraction: float = 0.25  # share of the problem space held out (hash split)
+    p: int = 97  # mod only
+    op: str = "add"  # mod only: the operation before reduction
+    train_fraction: float = 0.5  # mod only: explicit split of the p*p problems
+    split_seed: int = 0  # mod only: the permutation that makes the split
+
+    def __post_init__(self) -> None:
+        if self.name not in TASKS:
+            raise ValueError(f"task.name={self.name!r} is unknown; choose one of {', '.join(TASKS)}")
+        if self.format not in FORMATS:
+            raise ValueError(f"task.format={self.format!r} is unknown; choose one of {', '.join(FORMATS)}")
+        if self.name == "mod":
+            if self.op not in MOD_OPS:
+                raise ValueError(f"task.op={self.op!r} is unknown; choose one of {', '.join(MOD_OPS)}")
+            if not 2 <= self.p <= 10**6:
+                raise ValueError(f"task.p={self.p} must be an integer in [2, 1000000]")
+            if not 0.0 < self.train_fraction < 1.0:
+                raise ValueError(f"task.train_fraction={self.train_fraction} must be in (0, 1)")
+        elif not 1 <= self.n_digits <= MAX_DIGITS:
+            raise ValueError(f"task.n_digits={self.n_digits} must be an integer in [1, {MAX_DIGITS}]")
+        if self.name != "mod" and not 0.0 < self.holdout_fraction < 1.0:
+            raise ValueError(f"task.holdout_fraction={self.holdout_fraction} must be in (0, 1)")
+
+    # ----- layout -------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        """Human-readable name, e.g. '3-digit add (reversed)'."""
+        if self.name == "mod":
+            return f"{self.op} mod {self.p} ({self.format})"
+        return f"{self.n_digits}-digit {self.name} ({self.format})"
+
+    @property
+    def operand_width(self) -> int:
+        return len(str(self.p - 1)) if self.name == "mod" else self.n_digits
+
+    @property
+    def answer_width(self) -> int:
+        """Digits in the (zero-padded) answer."""
+        n = self.n_digits
+        return {"add": n + 1, "sub": n, "mul": 2 * n, "mod": len(str(self.p - 1))}[self.name]
+
+    @property
+    def _symbol(self) -> str:
+        return MOD_OPS[self.op] if self.name == "mod" else MOD_OPS[self.name]
+
+    @property
+    def _suffix(self) -> str:
+        return f"%{self.p}=" if self.name == "mod" else "="
+
+    @property
+    def prompt_len(self) -> int:
+        return 2 * self.operand_width + 1 + len(self._suffix)
+
+    @property
+    def scratch_len(self) -> int:
+        """Tokens before the answer field: the scratchpad and its ';' (0 for other formats)."""
+        if self.format != "scratchpad":
+            return 0
+        n = self.n_digits
+        steps = {
+            "add": 2 * n,  # per column, least significant first: carry out, sum digit
+            "sub": 2 * n,  # per column: borrow out, difference digit
+            "mul": n * (n + 1),  # partial products a * b_i, least significant b_i first
+            "mod": len(str(self._max_unreduced)),  # the result before reduction mod p
+        }[self.name]
+        return steps + 1
+
+    @property
+    def _max_unreduced(self) -> int:
+        m = self.p - 1
+        return {"add": 2 * m, "sub": m, "mul": m * m}[self.op]
+
+    @property
+    def target_len(self) -> int:
+        """Tokens after '=': scratchpad, answer, END."""
+        return self.scratch_len + self.answer_width + 1
+
+    @property
+    def seq_len(self) -> int:
+        return self.prompt_len + self.target_len
+
+    @property
+    def chance_exact_match(self) -> float:
+        """Exact match of guessing each answer digit uniformly: the floor of the emergence plot."""
+        return 10.0 ** -self.answer_width
+
+    @property
+    def space_size(self) -> int:
+        """Number of distinct problems."""
+        if self.name == "mod":
+            return self.p * self.p
+        m = 10**self.n_digits
+        return m * (m + 1) // 2 if self.name == "sub" else m * m
+
+    # ----- problems ------------------------------------------------------------------------
+    def answers(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Answer digits (n, answer_width), most significant first."""
+        if self.name == "add":
+            return to_digits(a + b, self.answer_width)
+        if self.name == "sub":
+            return to_digits(a - b, self.answer_width)
+        if self.name == "mul":
+            return self._long_multiply(a, b)
+        return to_digits(self._unreduced(a, b) % self.p, self.answer_width)
+
+    def _unreduced(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return {"add": a + b, "sub": a - b, "mul": a * b}[self.op]
+
+    def _long_multiply(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # Products of 10-digit numbers overflow int64, so multiply digit arrays instead.
+        n = self.n_digits
+        da = to_digits(a, n)[:, ::-1]  # least significant first
+        db = to_digits(b, n)[:, ::-1]
+        cols = np.zeros((len(a), 2 * n), dtype=np.int64)
+        for i in range(n):
+            cols[:, i : i + n] += da * db[:, i : i + 1]
+        carry = np.zeros(len(a), dtype=np.int64)
+        for j in range(2 * n):
+            total = cols[:, j] + carry
+            cols[:, j], carry = total % 10, total // 10
+        return cols[:, ::-1]
+
+    def _scratchpad(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Scratchpad digits (n, scratch_len - 1)."""
+        n = self.n_digits
+        if self.name in ("add", "sub"):
+            da, db = to_digits(a, n)[:, ::-1], to_digits(b, n)[:, ::-1]
+            carry = np.zeros(len(a), dtype=np.int64)
+            steps = []
+            for i in range(n):
+                if self.name == "add":
+                    total = da[:, i] + db[:, i] + carry
+                    digit, carry = total % 10, total // 10
+                else:
+                    total = da[:, i] - db[:, i] - carry
+                    digit, carry = total % 10, (total < 0).astype(np.int64)
+                steps += [carry, digit]
+            return np.stack(steps, axis=1)
+        if self.name == "mul":
+            db = to_digits(b, n)[:, ::-1]
+            return np.concatenate([to_digits(a * db[:, i], n + 1) for i in range(n)], axis=1)
+        return to_digits(self._unreduced(a, b), self.scratch_len - 1)
+
+    def encode_rows(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Token rows (n, seq_len): prompt, target (scratchpad, answer), END, right-padded."""
+        n = len(a)
+        w = self.operand_width
+        sym = np.full((n, 1), STOI[self._symbol])
+        suffix = np.tile(np.array(encode(self._suffix)), (n, 1))
+        parts = [DIGIT0 + to_digits(a, w), sym, DIGIT0 + to_digits(b, w), suffix]
+        if self.format == "scratchpad":
+            parts += [DIGIT0 + self._scratchpad(a, b), np.full((n, 1), STOI[";"])]
+        parts.append(self._answer_field(self.answers(a, b)))
+        return np.concatenate(parts, axis=1).astype(np.int64)
+
+    def _answer_field(self, digits: np.ndarray) -> np.ndarray:
+        """Answer tokens then END (n, answer_width + 1); unpadded answers are right-padded."""
+        n, width = digits.shape
+        if self.format == "reversed":
+            digits = digits[:, ::-1]
+        if self.pad_answer:
+            return np.concatenate([DIGIT0 + digits, np.full((n, 1), END)], axis=1)
+        # Drop leading zeros (keep at least one digit); the significant digits sit first.
+        msd = digits[:, ::-1] if self.format == "reversed" else digits
+        nonzero = msd != 0
+        length = np.where(nonzero.any(1), width - nonzero.argmax(1), 1)
+        out = np.full((n, width + 1), PAD)
+        cols = np.arange(width + 1)[None, :]
+        start = 0 if self.format == "reversed" else (width - length)[:, None]
+        src = np.clip(cols + start, 0, width - 1)
+        out = np.where(cols < length[:, None], DIGIT0 + np.take_along_axis(digits, src[:, :width + 1], 1), out)
+        out[np.arange(n), length] = END
+        return out
+
+    # ----- the partition -------------------------------------------------------------------
+    def is_heldout(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """True where a problem belongs to the held-out part of the space (never trained on)."""
+        if self.name == "mod":
+            return self._mod_heldout_table()[a, b]
+        salt = np.uint64(TASKS.index(self.name) * 1000 + self.n_digits)
+        h = _mix64(_mix64(a.astype(np.uint64) + salt) ^ b.astype(np.uint64))
+        return (h >> np.uint64(11)).astype(np.float64) / 2.0**53 < self.holdout_fraction
+
+    def _mod_heldout_table(self) -> np.ndarray:
+        perm = np.random.default_rng(self.split_seed).permutation(self.p * self.p)
+        heldout = np.zeros(self.p * self.p, dtype=bool)
+        heldout[perm[int(round(self.train_fraction * self.p * self.p)) :]] = True
+        return heldout.reshape(self.p, self.p)
+
+    def _sample_uniform(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        hi = self.p if self.name == "mod" else 10**self.n_digits
+        a = rng.integers(0, hi, size=n, dtype=np.int64)
+        b = rng.integers(0, hi, size=n, dtype=np.int64)
+        if self.name == "sub":  # a >= b keeps the answer non-negative and n digits wide
+            a, b = np.maximum(a, b), np.minimum(a, b)
+        return a, b
+
+    def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """n problems drawn uniformly from the training part of the space."""
+        keep_a, keep_b, have = [], [], 0
+        while have < n:
+            # Oversample so that one draw almost always suffices after rejecting held-out ones.
+            a, b = self._sample_uniform(rng, int(n / (1 - self._heldout_share())) + 16)
+            train = ~self.is_heldout(a, b)
+            keep_a.append(a[train])
+            keep_b.append(b[train])
+            have += int(train.sum())
+        return np.concatenate(keep_a)[:n], np.concatenate(keep_b)[:n]
+
+    def _heldout_share(self) -> float:
+        return 1 - self.train_fraction if self.name == "mod" else self.holdout_fraction
+
+    def heldout_problems(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """A fixed evaluation set: `size` distinct held-out problems chosen by `seed`."""
+        rng = np.random.default_rng(seed)
+        if self.space_size <= ENUMERATE_LIMIT:
+            hi = self.p if self.name == "mod" else 10**self.n_digits
+            a, b = (g.ravel() for g in np.meshgrid(np.arange(hi), np.arange(hi), indexing="ij"))
+            if self.name == "sub":
+                a, b = a[a >= b], b[a >= b]
+            held = self.is_heldout(a, b)
+            a, b = a[held], b[held]
+            if size > len(a):
+                raise ValueError(
+                    f"eval.size={size} is larger than the {len(a)} held-out problems of {self.label}; "
+                    f"use eval.size<={len(a)}"
+                )
+            pick = np.sort(rng.choice(len(a), size=size, replace=False))
+            return a[pick], b[pick]
+        # Large spaces: rejection-sample and de-duplicate until there are enough.
+        pairs: set[tuple[int, int]] = set()
+        while len(pairs) < size:
+            a, b = self._sample_uniform(rng, 4 * size)
+            held = self.is_heldout(a, b)
+            pairs.update(zip(a[held].tolist(), b[held].tolist()))
+        chosen = np.array(sorted(pairs), dtype=np.int64)  # sorted: independent of set order
+        arr = chosen[np.sort(rng.choice(len(chosen), size=size, replace=False))]
+        return arr[:, 0], arr[:, 1]
+
+
+def answer_significance(answer_tokens: np.ndarray, task: Task) -> np.ndarray:
+    """Map answer-field tokens (n, answer_width + 1) to digits by significance (n, answer_width).
+
+    Column i holds the digit of 10**i, or -1 where the field has none (an early END, a
+    non-digit, or an unpadded answer shorter than i + 1 digits). Plain answers are read from the
+    right of their written length, reversed answers from the left, so both align to the target.
+    """
+    width = task.answer_width
+    tok = answer_tokens[:, :width + 1]
+    is_end = tok == END
+    length = np.where(is_end.any(1), is_end.argmax(1), tok.shape[1]).clip(max=width)
+    digit = np.where((tok >= DIGIT0) & (tok < DIGIT0 + 10), tok - DIGIT0, -1)
+    sig = np.arange(width)[None, :]
+    if task.format == "reversed":
+        pos = np.broadcast_to(sig, (len(tok), width))
+    else:
+        pos = length[:, None] - 1 - sig
+    valid = (pos >= 0) & (sig < length[:, None])
+    return np.where(valid, np.take_along_axis(digit, pos.clip(0, tok.shape[1] - 1), 1), -1)
