@@ -196,7 +196,8 @@ def build_run(cfg) -> RunSpec:
     e = dict(c["eval"])
     known_eval = {"size", "seed", "per_decade", "start_fraction", "batch_size"}
     if set(e) - known_eval:
-        raise ConfigError(f"eval.{sorted(set(e) - known_eval)[0]} is not a known key; known keys: {', '.join(sorted(known_eval))}")
+        unknown = sorted(set(e) - known_eval)[0]
+        raise ConfigError(f"eval.{unknown} is not a known key; known keys: {', '.join(sorted(known_eval))}")
     eval_size = _number("eval", "size", e.get("size"), int)
     per_decade = _number("eval", "per_decade", e.get("per_decade"), int)
     start_fraction = _number("eval", "start_fraction", e.get("start_fraction"))

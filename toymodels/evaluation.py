@@ -110,7 +110,8 @@ class Evaluator:
         exact = (pred_sig == self.target_sig).all(1)
         # Written answers for the edit distance: the field cut at END (leading zeros included).
         pred_len = _answer_length(field).clip(max=width)
-        dist = edit_distance(field[:, :width], pred_len, self.answer_field[:, :width], _answer_length(self.answer_field))
+        target_len = _answer_length(self.answer_field)
+        dist = edit_distance(field[:, :width], pred_len, self.answer_field[:, :width], target_len)
         metrics = {
             "exact_match": float(exact.mean()),
             "digit_accuracy": float((hit.sum(1) / has_digit.sum(1)).mean()),

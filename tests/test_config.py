@@ -1,0 +1,72 @@
+"""Every shipped config composes and builds a run; bad values give one-line errors."""
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from toymodels.config import ConfigError, build_run, config_dir
+
+CONF = config_dir()
+GROUPS = ["task", "model", "trainer", "logger", "experiment", "debug"]
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
+
+
+def compose_train(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def test_configs_are_found_from_the_package():
+    assert (CONF / "train.yaml").exists()
+    assert len(OPTIONS) >= 20
+
+
+@pytest.mark.parametrize("group, option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_config_file_composes_and_builds(group, option):
+    cfg = compose_train(f"{group}={option}")
+    spec = build_run(cfg)
+    module = spec.make_module()
+    data = spec.make_data()
+    evaluator = spec.make_evaluator(data)
+    assert module.flops_per_step > 0 and spec.max_steps >= 1
+    assert len(evaluator.rows) == spec.eval_size
+    assert data.batch(0).shape == (spec.batch_size, spec.task.seq_len)
+
+
+def test_model_family_is_ordered_and_spans_two_decades():
+    from toymodels.model import non_embedding_params
+
+    sizes = []
+    for path in sorted((CONF / "model").glob("*.yaml")):
+        spec = build_run(compose_train(f"model={path.stem}"))
+        sizes.append(non_embedding_params(spec.model))
+    assert len(sizes) >= 7
+    assert min(sizes) <= 3500 and max(sizes) >= 1_000_000
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.n_head=5", "model.d_model=64 is not divisible by model.n_head=5"),
+        ("task.n_digits=0", "task.n_digits=0 must be"),
+        ("task.name=div", "task.name='div' is unknown"),
+        ("train.steps=100", "give exactly one training budget"),
+        ("train.tokens=null", "give exactly one training budget"),
+        ("train.lr=-1", "train.lr=-1"),
+        ("train.batch_size=0", "train.batch_size=0 must be > 0"),
+        ("model.context=8", "model.context=8 is too short"),
+    ],
+)
+def test_bad_values_raise_one_line_config_errors(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as err:
+        build_run(compose_train(override))
+    assert "\n" not in str(err.value)
+
+
+def test_budget_in_tokens_flops_or_steps_gives_the_same_horizon():
+    by_steps = build_run(compose_train("train.tokens=null", "train.steps=300"))
+    tokens = 300 * by_steps.batch_size * (by_steps.task.seq_len - 1)
+    by_tokens = build_run(compose_train(f"train.tokens={tokens}"))
+    flops = by_tokens.make_module().flops_per_step * 300
+    by_flops = build_run(compose_train("train.tokens=null", f"train.flops={flops}"))
+    assert by_steps.max_steps == by_tokens.max_steps == by_flops.max_steps == 300
+
