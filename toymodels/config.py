@@ -75,7 +75,7 @@ class RunSpec:
     start_fraction: float
     checkpoint_every: int
     trainer_kwargs: dict
-    threads: int | None
+    runtime: dict  # threads, matmul_precision, compile: process settings, not Trainer arguments
     logger: dict
     verbose: bool
     config: dict
@@ -87,9 +87,19 @@ class RunSpec:
         return ArithmeticData(self.task, self.batch_size, self.seed, self.eval_size, self.eval_seed)
 
     def make_module(self):
+        """The LightningModule, with this run's process settings (threads, TF32, compile) applied."""
+        import torch
+
         from toymodels.module import ArithmeticLM
 
-        return ArithmeticLM(self.model, self.task, self.optim, self.batch_size, self.max_steps)
+        if self.runtime.get("threads"):
+            torch.set_num_threads(self.runtime["threads"])
+        if self.runtime.get("matmul_precision"):
+            torch.set_float32_matmul_precision(self.runtime["matmul_precision"])
+        module = ArithmeticLM(self.model, self.task, self.optim, self.batch_size, self.max_steps)
+        if self.runtime.get("compile"):
+            module.model.compile()  # in place: parameter names (and checkpoints) stay the same
+        return module
 
     def make_evaluator(self, data):
         from toymodels.evaluation import Evaluator
@@ -205,10 +215,13 @@ def build_run(cfg) -> RunSpec:
         raise ConfigError(f"eval.start_fraction={start_fraction} must be below 1")
 
     trainer_kwargs = dict(c["trainer"])
-    extras = {k: trainer_kwargs.pop(k, None) for k in TRAINER_EXTRAS}
-    threads = extras["threads"]
-    if threads is not None:
-        _number("trainer", "threads", threads, int)
+    runtime = {k: trainer_kwargs.pop(k, None) for k in TRAINER_EXTRAS}
+    if runtime["threads"] is not None:
+        _number("trainer", "threads", runtime["threads"], int)
+    if runtime["matmul_precision"] not in (None, "highest", "high", "medium"):
+        raise ConfigError(
+            f"trainer.matmul_precision={runtime['matmul_precision']!r} is unknown; choose highest, high or medium"
+        )
 
     return RunSpec(
         name=str(c.get("run_name") or f"{task.name}-{model.name}-s{seed}"),
@@ -225,7 +238,7 @@ def build_run(cfg) -> RunSpec:
         start_fraction=start_fraction,
         checkpoint_every=checkpoint_every,
         trainer_kwargs=trainer_kwargs,
-        threads=threads,
+        runtime=runtime,
         logger=dict(c["logger"]),
         verbose=bool(c.get("verbose", True)),
         config={k: c[k] for k in ("task", "model", "train", "eval", "seed") if k in c},

@@ -172,6 +172,7 @@ class RunRecorder(L.Callback):
         self.milestones, self.verbose = milestones, verbose
         self.rows: list[dict] = []
         self.wall_offset = 0.0
+        self.eval_seconds = 0.0  # time spent evaluating, this session (reported in run.json)
         self.t0 = time.perf_counter()
 
     # ----- records -------------------------------------------------------------------------
@@ -211,6 +212,7 @@ class RunRecorder(L.Callback):
                 last[f"pos_acc_{i}"] for i in range(self.evaluator.task.answer_width)
             ]
             record["wall_seconds"] = last["wall_seconds"]
+        record["eval_seconds"] = self.eval_seconds
         write_json(self.run_dir / "run.json", record)
 
     # ----- hooks ---------------------------------------------------------------------------
@@ -238,7 +240,9 @@ class RunRecorder(L.Callback):
 
     def evaluate(self, trainer, pl_module) -> None:
         """Evaluate now, record the row, log it to every logger."""
+        t_eval = time.perf_counter()
         metrics = self.evaluator(pl_module.model)
+        self.eval_seconds += time.perf_counter() - t_eval
         row = {
             "step": trainer.global_step,
             "tokens": pl_module.tokens,

@@ -21,7 +21,6 @@ from toymodels.config import ConfigError, build_run, config_dir
 def train(cfg) -> dict:
     """Train one run described by a composed config; returns its final run.json record."""
     import lightning as L
-    import torch
     from hydra.core.hydra_config import HydraConfig
 
     from toymodels.evaluation import RunRecorder, flops_milestones
@@ -38,27 +37,12 @@ def train(cfg) -> dict:
     # Lightning's INFO lines (GPU available..., tips) would be printed twice through Hydra's logging.
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|Trying to infer the).*")
-    if spec.threads:
-        torch.set_num_threads(spec.threads)
     L.seed_everything(spec.seed, workers=True, verbose=False)
     data, module = spec.make_data(), spec.make_module()
     milestones = flops_milestones(module.flops_per_step * spec.max_steps, spec.per_decade, spec.start_fraction)
     recorder = RunRecorder(spec.make_evaluator(data), run_dir, spec.info(module), milestones, verbose=spec.verbose)
+    trainer = build_trainer(spec, run_dir, [recorder])
     ckpt_dir = run_dir / "checkpoints"
-    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=ckpt_dir, save_last=True, save_top_k=0, every_n_train_steps=spec.checkpoint_every
-    )
-    trainer = L.Trainer(
-        **spec.trainer_kwargs,
-        max_steps=spec.max_steps,
-        max_epochs=-1,
-        gradient_clip_val=spec.optim.grad_clip or None,
-        logger=spec.make_loggers(run_dir),
-        callbacks=[recorder, checkpoint],
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=str(run_dir),
-    )
     resume = ckpt_dir / "last.ckpt"
     print(
         f"[toymodels] {spec.name}: {spec.task.label}, model {spec.model.name} "
@@ -94,6 +78,32 @@ def train(cfg) -> dict:
             flush=True,
         )
     return record
+
+
+def build_trainer(spec, run_dir: Path, callbacks: list, checkpoints: bool = True):
+    """The Lightning Trainer of a run: its loggers, checkpoints every few steps, the budget."""
+    import lightning as L
+
+    callbacks = list(callbacks)
+    if checkpoints:
+        callbacks.append(
+            L.pytorch.callbacks.ModelCheckpoint(
+                dirpath=Path(run_dir) / "checkpoints", save_last=True, save_top_k=0,
+                every_n_train_steps=spec.checkpoint_every,
+            )
+        )
+    return L.Trainer(
+        **spec.trainer_kwargs,
+        max_steps=spec.max_steps,
+        max_epochs=-1,
+        gradient_clip_val=spec.optim.grad_clip or None,
+        logger=spec.make_loggers(Path(run_dir)),
+        callbacks=callbacks,
+        enable_checkpointing=checkpoints,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(run_dir),
+    )
 
 
 def _hydra_entry():

@@ -1,0 +1,213 @@
+"""Speed benchmark: one process, one table, measured against this machine's own matmul ceiling.
+
+    python scripts/bench.py            # the full table (make bench), a few minutes on 2 cores
+    python scripts/bench.py --smoke    # seconds: the same code paths on tiny settings (tests)
+
+What it measures, in this order and in one process (so ratios compare like with like):
+1. the fp32 matmul ceiling of this machine (best of a few square matmuls), in GFLOP/s;
+2. per family member: training tokens/s and MFU through the real Lightning path (the Trainer,
+   loggers and checkpoints of a run, no evaluation), and the ratio to a bare PyTorch loop with
+   the same model, batch, optimizer, schedule and gradient clipping;
+3. evaluation time as a share of one demo run (experiment=emergence, the default schedule);
+4. wall time until exact_match >= 0.99 on 2-digit reversed addition for the ~100K-parameter member.
+Writes the table and the machine's description as JSON too (--json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def matmul_ceiling(sizes=(512, 1024, 2048), repeats: int = 5) -> float:
+    """Best fp32 matmul throughput over a few square sizes, FLOP/s."""
+    best = 0.0
+    for n in sizes:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b  # warm-up
+        reps = max(2, int(repeats * (1024 / n) ** 3))
+        t = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - t))
+    return best
+
+
+def compose(*overrides: str):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from toymodels.config import build_run, config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return build_run(hydra_compose(config_name="train", overrides=list(overrides)))
+
+
+class StepTimer:
+    """Lightning callback: wall time between the end of step `warmup` and the end of training."""
+
+    def __new__(cls, warmup: int):
+        import lightning as L
+
+        class _Timer(L.Callback):
+            def __init__(self):
+                self.t0 = self.t1 = None
+
+            def on_train_batch_end(self, trainer, *args):
+                if trainer.global_step == warmup:
+                    self.t0 = time.perf_counter()
+                self.t1 = time.perf_counter()
+
+        return _Timer()
+
+
+def lightning_tokens_per_s(spec, warmup: int) -> float:
+    """Training tokens/s through the real Lightning path (Trainer, loggers, checkpoints)."""
+    from toymodels.train import build_trainer
+
+    data, module = spec.make_data(), spec.make_module()
+    timer = StepTimer(warmup)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = build_trainer(spec, Path(run_dir), [timer])
+        trainer.fit(module, datamodule=data)
+        spec.close_loggers()
+    return (spec.max_steps - warmup) * module.tokens_per_step / (timer.t1 - timer.t0)
+
+
+def bare_tokens_per_s(spec, warmup: int) -> float:
+    """Training tokens/s of a plain PyTorch loop: same model, batch, AdamW, schedule, clipping."""
+    import torch.nn.functional as F
+
+    from toymodels.tasks import PAD
+
+    data, module = spec.make_data(), spec.make_module()
+    model, start = module.model, spec.task.prompt_len - 1
+    conf = module.configure_optimizers()
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    for step in range(spec.max_steps):
+        if step == warmup:
+            t0 = time.perf_counter()
+        batch = data.batch(step)
+        logits = model(batch[:, :-1])
+        loss = F.cross_entropy(logits[:, start:].reshape(-1, logits.shape[-1]), batch[:, start + 1 :].reshape(-1),
+                               ignore_index=PAD)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), spec.optim.grad_clip)
+        opt.step()
+        sched.step()
+        if not torch.isfinite(loss):
+            raise RuntimeError("loss diverged")
+    return (spec.max_steps - warmup) * module.tokens_per_step / (time.perf_counter() - t0)
+
+
+def run_cli(*overrides: str) -> dict:
+    """Run toymodels-train in this process's interpreter; return its run.json and metrics rows."""
+    import csv
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        env = dict(os.environ, WANDB_MODE="disabled")
+        proc = subprocess.run([sys.executable, "-m", "toymodels.train", *overrides, f"hydra.run.dir={run_dir}",
+                               "logger=csv"], env=env, capture_output=True, text=True, cwd=tmp)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-2000:])
+        record = json.loads((run_dir / "run.json").read_text())
+        with open(run_dir / "metrics.csv") as f:
+            rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    return {"record": record, "rows": rows}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny settings, seconds: checks the script runs")
+    parser.add_argument("--models", default="d16,d32,d64,d128,d256", help="family members to time")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per model (after warm-up)")
+    parser.add_argument("--json", default="outputs/bench.json", help="where to write the results")
+    args = parser.parse_args(argv)
+    import logging
+    import warnings
+
+    import lightning  # noqa: F401  (it sets its own log level on import; ours must come after)
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore")
+
+    models = ["d16"] if args.smoke else args.models.split(",")
+    steps, warmup = (6, 2) if args.smoke else (args.steps + 10, 10)
+    threads = torch.get_num_threads()
+    ceiling = matmul_ceiling(sizes=(256,), repeats=2) if args.smoke else matmul_ceiling()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{threads} threads; fp32 matmul ceiling {ceiling / 1e9:.1f} GFLOP/s", flush=True)
+
+    rows = []
+    common = ["task=add", "task.n_digits=3", "train.tokens=null", f"train.steps={steps}",
+              f"train.batch_size={args.batch_size}", "logger=csv", "train.checkpoint_every=100000"]
+    for name in models:
+        spec = compose(f"model={name}", *common)
+        module = spec.make_module()
+        flops_per_token = module.flops_per_step / module.tokens_per_step
+        bare = bare_tokens_per_s(spec, warmup)
+        light = lightning_tokens_per_s(spec, warmup)
+        from toymodels.model import non_embedding_params
+
+        rows.append({
+            "model": name,
+            "non_embedding_params": non_embedding_params(spec.model),
+            "tokens_per_s": light,
+            "gflops_per_s": light * flops_per_token / 1e9,
+            "mfu": light * flops_per_token / ceiling,
+            "bare_tokens_per_s": bare,
+            "lightning_vs_bare": light / bare,
+        })
+        print(f"  timed {name}", flush=True)
+
+    extra = {}
+    if not args.smoke:
+        demo = run_cli("experiment=emergence", "model=d64", "seed=0", "hydra.sweep.dir=unused")["record"]
+        extra["eval_share_of_demo_run"] = demo["eval_seconds"] / demo["wall_seconds"]
+        extra["demo_run_seconds"] = demo["wall_seconds"]
+        solve = run_cli("task=add", "task.n_digits=2", "task.format=reversed", "model=d64", "train.tokens=1.5e6")
+        hit = [r for r in solve["rows"] if r["exact_match"] >= 0.99]
+        extra["seconds_to_exact_match_0.99"] = hit[0]["wall_seconds"] if hit else math.inf
+        extra["exact_match_0.99_at_flops"] = hit[0]["flops"] if hit else None
+
+    print()
+    print(f"{'model':>6} {'non-emb':>9} {'tokens/s':>10} {'GFLOP/s':>8} {'MFU':>6} {'bare tok/s':>11} {'L/bare':>7}")
+    for r in rows:
+        print(f"{r['model']:>6} {r['non_embedding_params']:>9,} {r['tokens_per_s']:>10,.0f} {r['gflops_per_s']:>8.1f} "
+              f"{r['mfu']:>6.1%} {r['bare_tokens_per_s']:>11,.0f} {r['lightning_vs_bare']:>7.2f}")
+    if extra:
+        print(f"evaluation share of a demo run (d64, emergence schedule): {extra['eval_share_of_demo_run']:.1%} "
+              f"of {extra['demo_run_seconds']:.1f}s")
+        print(f"time to exact_match >= 0.99, 2-digit reversed add, d64: "
+              f"{extra['seconds_to_exact_match_0.99']:.1f}s")
+    result = {
+        "machine": {"processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "torch": torch.__version__, "threads": threads, "python": platform.python_version()},
+        "batch_size": args.batch_size, "task": "3-digit add (reversed)",
+        "matmul_ceiling_gflops": ceiling / 1e9, "models": rows, **extra,
+    }
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
