@@ -28,20 +28,35 @@ def config_dir() -> Path:
 
 
 TRAINER_EXTRAS = ("threads", "matmul_precision", "compile")
+KNOWN_TOP_LEVEL = {"task", "model", "trainer", "logger", "train", "eval", "seed", "verbose", "run_name", "sweep_name"}
 
 
 def _plain(node) -> dict:
+    """The job's config as plain Python, resolved (Hydra's own node left out)."""
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_container(node, resolve=True) if not isinstance(node, dict) else dict(node)
+    if isinstance(node, dict):
+        return dict(node)
+    job = OmegaConf.masked_copy(node, [k for k in node if k != "hydra"])
+    return OmegaConf.to_container(job, resolve=True)
+
+
+_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
 
 
 def _build(cls, values: dict, group: str):
-    """Instantiate a dataclass from a config group, turning bad keys and values into ConfigError."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
+    """Instantiate a dataclass from a config group, turning bad keys, types and values into ConfigError."""
+    known = {f.name: f.type for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"{group}.{unknown[0]} is not a known key; known keys: {', '.join(sorted(known))}")
+    for key, value in values.items():
+        allowed = [t.strip() for t in str(known[key]).split("|")]
+        if value is None and "None" in allowed:
+            continue
+        types = tuple(t for name in allowed for t in _TYPES.get(name, (object,)))
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ConfigError(f"{group}.{key}={value!r} must be of type {known[key]}")
     try:
         return cls(**values)
     except (ValueError, TypeError) as err:
@@ -152,6 +167,9 @@ def build_run(cfg) -> RunSpec:
     from toymodels.module import OptimConfig
 
     c = _plain(cfg)
+    unknown = sorted(set(c) - KNOWN_TOP_LEVEL)
+    if unknown:
+        raise ConfigError(f"{unknown[0]} is not a known key; known keys: {', '.join(sorted(KNOWN_TOP_LEVEL))}")
     for section in ("task", "model", "train", "eval", "trainer", "logger"):
         if not isinstance(c.get(section), dict):
             raise ConfigError(f"config section '{section}' is missing")
@@ -179,7 +197,7 @@ def build_run(cfg) -> RunSpec:
     if len(given) != 1:
         raise ConfigError(
             "give exactly one training budget: train.tokens, train.flops or train.steps "
-            f"(got {', '.join(f'train.{k}={v}' for k, v in given.items()) or 'none'})"
+            f"(got {', '.join(f'train.{k}={v}' for k, v in given.items()) or 'none'}; set the others to null)"
         )
     (budget_key, budget), = given.items()
     _number("train", budget_key, budget, int if budget_key == "steps" else float)
@@ -209,6 +227,11 @@ def build_run(cfg) -> RunSpec:
         unknown = sorted(set(e) - known_eval)[0]
         raise ConfigError(f"eval.{unknown} is not a known key; known keys: {', '.join(sorted(known_eval))}")
     eval_size = _number("eval", "size", e.get("size"), int)
+    if eval_size > task.heldout_count:
+        raise ConfigError(
+            f"eval.size={eval_size} is larger than the {task.heldout_count} held-out problems of {task.label}; "
+            f"use eval.size<={task.heldout_count}"
+        )
     per_decade = _number("eval", "per_decade", e.get("per_decade"), int)
     start_fraction = _number("eval", "start_fraction", e.get("start_fraction"))
     if start_fraction >= 1:

@@ -43,8 +43,10 @@ class SweepProgress(Callback):
         self.durations: dict[str, list[float]] = defaultdict(list)
         self.done = 0
         self.job_t0 = 0.0
+        self.multirun = False  # Hydra calls the job hooks for single runs too: stay quiet there
 
     def on_multirun_start(self, config, **kwargs) -> None:
+        self.multirun = True
         self.t0 = time.perf_counter()
         axes = sweep_axes(config)
         self.total = math.prod(len(v) for v in axes.values()) if axes else None
@@ -54,9 +56,13 @@ class SweepProgress(Callback):
 
     def on_job_start(self, config, **kwargs) -> None:
         self.job_t0 = time.perf_counter()
+        if not self.multirun:
+            return
         print(f"[sweep] run {self.done + 1} of {self.total or '?'}: {config.get('run_name', '')}", flush=True)
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
+        if not self.multirun:
+            return
         model = str(config.model.name)
         self.durations[model].append(time.perf_counter() - self.job_t0)
         self.done += 1

@@ -15,6 +15,7 @@ held-out part, so they can never overlap.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,6 +258,18 @@ class Task:
         heldout[perm[int(round(self.train_fraction * self.p * self.p)) :]] = True
         return heldout.reshape(self.p, self.p)
 
+    @property
+    def heldout_count(self) -> int:
+        """How many problems the held-out part holds (exact for enumerable spaces)."""
+        return _heldout_count(self)
+
+    def _enumerate(self) -> tuple[np.ndarray, np.ndarray]:
+        hi = self.p if self.name == "mod" else 10**self.n_digits
+        a, b = (g.ravel() for g in np.meshgrid(np.arange(hi), np.arange(hi), indexing="ij"))
+        if self.name == "sub":
+            a, b = a[a >= b], b[a >= b]
+        return a, b
+
     def _sample_uniform(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         hi = self.p if self.name == "mod" else 10**self.n_digits
         a = rng.integers(0, hi, size=n, dtype=np.int64)
@@ -284,10 +297,7 @@ class Task:
         """A fixed evaluation set: `size` distinct held-out problems chosen by `seed`."""
         rng = np.random.default_rng(seed)
         if self.space_size <= ENUMERATE_LIMIT:
-            hi = self.p if self.name == "mod" else 10**self.n_digits
-            a, b = (g.ravel() for g in np.meshgrid(np.arange(hi), np.arange(hi), indexing="ij"))
-            if self.name == "sub":
-                a, b = a[a >= b], b[a >= b]
+            a, b = self._enumerate()
             held = self.is_heldout(a, b)
             a, b = a[held], b[held]
             if size > len(a):
@@ -306,6 +316,13 @@ class Task:
         chosen = np.array(sorted(pairs), dtype=np.int64)  # sorted: independent of set order
         arr = chosen[np.sort(rng.choice(len(chosen), size=size, replace=False))]
         return arr[:, 0], arr[:, 1]
+
+
+@functools.lru_cache(maxsize=64)
+def _heldout_count(task: Task) -> int:
+    if task.space_size > ENUMERATE_LIMIT:
+        return int(task.space_size * task.holdout_fraction)  # estimate; far above any eval size
+    return int(task.is_heldout(*task._enumerate()).sum())
 
 
 def answer_significance(answer_tokens: np.ndarray, task: Task) -> np.ndarray:

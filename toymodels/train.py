@@ -7,6 +7,7 @@ those objects, check it, and decide the run's final status.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -16,22 +17,24 @@ import warnings
 from pathlib import Path
 
 from toymodels.config import ConfigError, build_run, config_dir
+from toymodels.runs import read_run_json
 
 
 def train(cfg) -> dict:
     """Train one run described by a composed config; returns its final run.json record."""
     import lightning as L
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     from toymodels.evaluation import RunRecorder, flops_milestones
     from toymodels.module import DivergedError
-    from toymodels.runs import read_run_json
 
     spec = build_run(cfg)  # validates everything before anything is written
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    previous = read_run_json(run_dir)
-    if previous and previous.get("status") == "completed":
-        print(f"[toymodels] {spec.name}: already completed in {run_dir}, skipping", flush=True)
+    in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    previous = check_run_folder(spec, run_dir)
+    if previous and previous.get("status") in FINAL_STATUSES:
+        print(f"[toymodels] {spec.name}: already {previous['status']} in {run_dir}, skipping", flush=True)
         return previous
 
     # Lightning's INFO lines (GPU available..., tips) would be printed twice through Hydra's logging.
@@ -39,11 +42,12 @@ def train(cfg) -> dict:
     warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|Trying to infer the).*")
     L.seed_everything(spec.seed, workers=True, verbose=False)
     data, module = spec.make_data(), spec.make_module()
+    resume = run_dir / "checkpoints" / "last.ckpt"
+    if resume.exists():
+        check_checkpoint(resume, module)
     milestones = flops_milestones(module.flops_per_step * spec.max_steps, spec.per_decade, spec.start_fraction)
     recorder = RunRecorder(spec.make_evaluator(data), run_dir, spec.info(module), milestones, verbose=spec.verbose)
     trainer = build_trainer(spec, run_dir, [recorder])
-    ckpt_dir = run_dir / "checkpoints"
-    resume = ckpt_dir / "last.ckpt"
     print(
         f"[toymodels] {spec.name}: {spec.task.label}, model {spec.model.name} "
         f"({module.flops_per_step * spec.max_steps:.2e} FLOPs, {spec.max_steps} steps)"
@@ -52,20 +56,35 @@ def train(cfg) -> dict:
     )
     t0 = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume.exists() else None)
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume.exists() else None, weights_only=True)
     except DivergedError as err:
         if trainer.is_global_zero:
             recorder.write_run_json("diverged", str(err), pl_module=module)
         print(f"[toymodels] {spec.name}: diverged: {err}", file=sys.stderr, flush=True)
+        if not in_sweep:  # in a sweep, the other runs go on
+            sys.exit(3)
         return read_run_json(run_dir) or {}
+    except (KeyboardInterrupt, SystemExit) as err:
+        # Ctrl-C, or SIGTERM (Lightning raises SIGTERMException, a SystemExit with code 0): keep the
+        # step reached in a checkpoint, never call the run completed, and stop the whole job.
+        sigterm = trainer.received_sigterm and not isinstance(err, KeyboardInterrupt)
+        code = 143 if sigterm else 130
+        if trainer.is_global_zero:
+            save_checkpoint_atomically(trainer, resume)
+            recorder.write_run_json(
+                "running", f"interrupted at step {trainer.global_step}; run the same command again to resume",
+                pl_module=module,
+            )
+        print(f"[toymodels] {spec.name}: interrupted at step {trainer.global_step}; "
+              "run the same command again to resume", file=sys.stderr, flush=True)
+        raise SystemExit(code) from None
     except BaseException as err:
         if trainer.is_global_zero:
             recorder.write_run_json("failed", f"{type(err).__name__}: {err}".strip(), pl_module=module)
         raise
     finally:
         spec.close_loggers()
-    # Lightning returns normally after SIGTERM or Ctrl-C: only a run that reached its budget is done.
-    completed = trainer.global_step >= spec.max_steps and not trainer.interrupted
+    completed = recorder.steps_done(trainer) >= spec.max_steps  # ddp_spawn: the fit ran in worker processes
     if trainer.is_global_zero:
         recorder.write_run_json("completed" if completed else "running", pl_module=module)
     record = read_run_json(run_dir) or {}
@@ -80,14 +99,88 @@ def train(cfg) -> dict:
     return record
 
 
+FINAL_STATUSES = ("completed", "diverged")
+# Settings that do not change what a run computes: a run may resume with other values.
+_NOT_FINGERPRINTED = {"train": ("checkpoint_every",), "eval": ("batch_size",)}
+
+
+def fingerprint(config: dict) -> dict:
+    """The part of a run's config that decides its results (to refuse resuming a different run)."""
+    out = json.loads(json.dumps(config))
+    for section, keys in _NOT_FINGERPRINTED.items():
+        for key in keys:
+            out.get(section, {}).pop(key, None)
+    return out
+
+
+def _first_difference(a, b, prefix: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
+    return f"{prefix.rstrip('.')}: {a!r} there, {b!r} now"
+
+
+def check_run_folder(spec, run_dir: Path) -> dict | None:
+    """The folder's earlier record, after checking that it belongs to this very run (ConfigError if not)."""
+    previous = read_run_json(run_dir)
+    if (Path(run_dir) / "run.json").exists() and previous is None:
+        raise ConfigError(f"{run_dir}/run.json is corrupt; move it away to start this run again")
+    if previous is not None and "config" in previous:
+        then, now = fingerprint(previous["config"]), fingerprint(spec.config)
+        if then != now:
+            raise ConfigError(
+                f"{run_dir} holds a different run ({_first_difference(then, now)}); "
+                "choose another hydra.run.dir (or hydra.sweep.dir)"
+            )
+    return previous
+
+
+def check_checkpoint(path: Path, module) -> None:
+    """Refuse a truncated, corrupt or foreign checkpoint before Lightning touches anything."""
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        state = ckpt["state_dict"]
+    except Exception as err:  # torch raises many types for a bad file
+        raise ConfigError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}): it is truncated or corrupt; "
+            "move it away to restart this run from its beginning"
+        ) from None
+    for key, value in module.state_dict().items():
+        theirs = state.get(key)
+        if theirs is None or tuple(theirs.shape) != tuple(value.shape):
+            shape = "missing" if theirs is None else f"shape {list(theirs.shape)}"
+            raise ConfigError(
+                f"checkpoint {path} holds another model ({key}: {shape}, this run needs {list(value.shape)}); "
+                "choose another hydra.run.dir"
+            )
+
+
+def save_checkpoint_atomically(trainer, path: Path) -> None:
+    """Save the trainer's state to path through a temporary file, so a kill never leaves half a file."""
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    try:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        trainer.save_checkpoint(tmp)
+        os.replace(tmp, path)
+    except Exception as err:  # after an interrupt, the trainer may be torn down: keep the last checkpoint
+        print(f"[toymodels] could not save a checkpoint at interruption ({type(err).__name__}: {err})",
+              file=sys.stderr)
+        tmp.unlink(missing_ok=True)
+
+
 def build_trainer(spec, run_dir: Path, callbacks: list, checkpoints: bool = True):
     """The Lightning Trainer of a run: its loggers, checkpoints every few steps, the budget."""
     import lightning as L
 
+    from toymodels.evaluation import AtomicCheckpoint
+
     callbacks = list(callbacks)
     if checkpoints:
         callbacks.append(
-            L.pytorch.callbacks.ModelCheckpoint(
+            AtomicCheckpoint(
                 dirpath=Path(run_dir) / "checkpoints", save_last=True, save_top_k=0,
                 every_n_train_steps=spec.checkpoint_every,
             )
@@ -120,9 +213,103 @@ def _hydra_entry():
     return _main
 
 
+_INFO_FLAGS = ("--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
+_FLAGS_WITH_VALUE = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun")
+MAX_CHECKED_JOBS = 500
+
+
+def _one_line(err: BaseException) -> str:
+    """Hydra's and OmegaConf's multi-line messages, folded into one line."""
+    skip = ("Config search path", "\t")
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.startswith(skip)]
+    options = getattr(err, "options", None)
+    text = lines[0] if lines else type(err).__name__
+    if "Key '" in str(err) and "is not in struct" in str(err):
+        key = str(err).split("full_key:")[-1].split()[0] if "full_key:" in str(err) else text
+        return f"{key} is not a known key (to add a new key on purpose, write +{key}=...)"
+    if options:
+        text = text.replace("In 'train': ", "")
+        return f"{text}; choose one of {', '.join(options)}"
+    return " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(".") else text
+
+
+def check_command_line(args: list[str]) -> None:
+    """Compose and check the config of every run the command line asks for, before Hydra writes anything.
+
+    Raises ConfigError. Bad overrides, unknown keys or options, impossible values, and run
+    folders that hold a different run or a bad checkpoint are all caught here, so a typo costs one
+    line and leaves no run folder behind.
+    """
+    import itertools
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _FLAGS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+    multirun = "-m" in args or "--multirun" in args
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+        axes = {o.get_key_element(): [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+                for o in parsed if o.is_sweep_override()}
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            first = compose("train", overrides=fixed + [v[0] for v in axes.values()], return_hydra_config=True)
+            multirun = multirun or str(first.hydra.mode) == "RunMode.MULTIRUN"
+            if multirun:  # sweep axes an experiment declares, unless the command line sets them
+                for key, values in (OmegaConf.to_container(first.hydra.sweeper.params) or {}).items():
+                    if key not in axes and not any(o.startswith(f"{key}=") for o in fixed):
+                        axes[key] = [f"{key}={v.strip()}" for v in str(values).split(",")]
+            elif axes:
+                raise ConfigError(f"{next(iter(axes))} lists several values: add -m to sweep over them")
+            jobs = list(itertools.islice(itertools.product(*axes.values()), MAX_CHECKED_JOBS))
+            for job in jobs:
+                cfg = compose("train", overrides=fixed + list(job), return_hydra_config=True)
+                spec = build_run(cfg)
+                hydra_dirs = OmegaConf.to_container(cfg.hydra, resolve=False)
+                if multirun:
+                    sweep = OmegaConf.create({"d": hydra_dirs["sweep"]["dir"], "s": hydra_dirs["sweep"]["subdir"]})
+                    run_dir = _resolve_dir(cfg, sweep.d, sweep.s)
+                else:
+                    run_dir = _resolve_dir(cfg, hydra_dirs["run"]["dir"])
+                check_run_folder(spec, run_dir)
+                ckpt = run_dir / "checkpoints" / "last.ckpt"
+                if ckpt.exists():
+                    check_checkpoint(ckpt, spec.make_module())
+    except ConfigError:
+        raise
+    except (HydraException, OmegaConfBaseException, ValueError) as err:
+        raise ConfigError(_one_line(err)) from None
+
+
+def _resolve_dir(cfg, *parts) -> Path:
+    """A Hydra output folder expression (run or sweep) resolved against the job's config."""
+    from omegaconf import OmegaConf
+
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    node = OmegaConf.merge(job, {"_dir_": "/".join(str(p) for p in parts)})
+    return Path(node._dir_)
+
+
 def main() -> None:
     """Console entry point."""
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    args = sys.argv[1:]
+    if not any(a in _INFO_FLAGS or a.startswith("--info") for a in args):
+        try:
+            check_command_line(args)
+        except ConfigError as err:
+            print(f"toymodels-train: error: {err}", file=sys.stderr, flush=True)
+            sys.exit(2)
     _hydra_entry()()
 
 
