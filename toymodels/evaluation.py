@@ -29,9 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from toymodels.runs import read_run_json
 from toymodels.tasks import END, PAD, Task, answer_significance
 
 METRICS = ("exact_match", "digit_accuracy", "edit_distance", "answer_logprob", "token_accuracy", "loss")
+# The part of run.json that only the process running the fit knows (see RunRecorder.write_run_json).
+PROGRESS = ("step", "flops", "tokens", "flops_6nd", "metrics", "wall_seconds", "eval_seconds")
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -95,8 +98,9 @@ class Evaluator:
         was_training = model.training
         model.eval()
         try:
-            parts = [self._teacher_forced(model, chunk) for chunk in self.rows.split(self.batch_size)]
-            ce_sum, n_tok, logp, correct, full = (torch.cat([p[i] for p in parts]) for i in range(5))
+            device = next(model.parameters()).device  # rows live on the CPU; the model may be on a GPU
+            parts = [self._teacher_forced(model, chunk.to(device)) for chunk in self.rows.split(self.batch_size)]
+            ce_sum, n_tok, logp, correct, full = (torch.cat([p[i] for p in parts]).cpu() for i in range(5))
             wrong = (~full).nonzero().squeeze(1)
             field = self.answer_field.copy()
             if len(wrong):
@@ -149,8 +153,8 @@ class Evaluator:
         task = self.task
         out = []
         for chunk in rows.split(self.batch_size):
-            gen = model.generate(chunk[:, : task.prompt_len], task.target_len)
-            out.append(gen[:, task.scratch_len : task.scratch_len + task.answer_width + 1])
+            gen = model.generate(chunk[:, : task.prompt_len].to(next(model.parameters()).device), task.target_len)
+            out.append(gen[:, task.scratch_len : task.scratch_len + task.answer_width + 1].cpu())
         return torch.cat(out).numpy()
 
 
@@ -173,6 +177,7 @@ class RunRecorder(L.Callback):
         self.rows: list[dict] = []
         self.wall_offset = 0.0
         self.eval_seconds = 0.0  # time spent evaluating, this session (reported in run.json)
+        self.fit_here = False  # Lightning ran the fit in this process (not so in ddp_spawn's launching process)
         self.t0 = time.perf_counter()
 
     # ----- records -------------------------------------------------------------------------
@@ -188,7 +193,7 @@ class RunRecorder(L.Callback):
         if path.exists():
             with open(path, newline="") as f:
                 for row in csv.DictReader(f):
-                    if int(row["step"]) <= upto_step:
+                    if float(row["step"]) <= upto_step:
                         self.rows.append({k: float(v) for k, v in row.items()})
         if self.rows:
             self.wall_offset = self.rows[-1]["wall_seconds"]
@@ -200,7 +205,11 @@ class RunRecorder(L.Callback):
         atomic_write(self.run_dir / "metrics.csv", "\n".join(lines) + "\n")
 
     def write_run_json(self, status: str, message: str | None = None, pl_module=None) -> None:
-        """Write run.json with the current state (rank 0 only)."""
+        """Write run.json with the current state (rank 0 only).
+
+        Where the fit ran in other processes (ddp_spawn: this process only launched them, and its
+        trainer and recorder never saw a step), the progress rank 0 recorded there is kept.
+        """
         record = dict(self.info, status=status, message=message)
         if pl_module is not None:
             record.update(step=pl_module.global_step, flops=pl_module.flops, tokens=pl_module.tokens)
@@ -213,9 +222,21 @@ class RunRecorder(L.Callback):
             ]
             record["wall_seconds"] = last["wall_seconds"]
         record["eval_seconds"] = self.eval_seconds
+        if not self.fit_here:
+            earlier = read_run_json(self.run_dir) or {}
+            record.update({k: earlier[k] for k in PROGRESS if k in earlier})
         write_json(self.run_dir / "run.json", record)
 
+    def steps_done(self, trainer) -> int:
+        """Optimizer steps the run has reached: the trainer's, or rank 0's record where the fit ran elsewhere."""
+        if self.fit_here:
+            return trainer.global_step
+        return int((read_run_json(self.run_dir) or {}).get("step") or 0)
+
     # ----- hooks ---------------------------------------------------------------------------
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self.fit_here = True
+
     def on_train_start(self, trainer, pl_module) -> None:
         self.t0 = time.perf_counter()
         self._load_rows(trainer.global_step)
@@ -268,7 +289,20 @@ class RunRecorder(L.Callback):
                 )
 
 
+class AtomicCheckpoint(L.pytorch.callbacks.ModelCheckpoint):
+    """Saves through a temporary file: a kill during a save leaves the previous checkpoint intact.
+
+    A module-level class, so that ddp_spawn can pickle it into its worker processes.
+    """
+
+    def _save_checkpoint(self, trainer, filepath: str) -> None:
+        super()._save_checkpoint(trainer, filepath + ".tmp")
+        if trainer.is_global_zero:
+            os.replace(filepath + ".tmp", filepath)
+        self._last_checkpoint_saved = filepath
+
+
 def _fmt(v: float) -> str:
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e15):
         return str(int(v))
     return repr(float(v))

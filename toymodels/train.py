@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from toymodels.config import ConfigError, build_run, config_dir
+from toymodels.config import ConfigError, build_run, check_sweep_strategy, config_dir
 from toymodels.runs import read_run_json
 
 
@@ -32,6 +32,8 @@ def train(cfg) -> dict:
     spec = build_run(cfg)  # validates everything before anything is written
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    if in_sweep:
+        check_sweep_strategy(spec.trainer_kwargs, HydraConfig.get().launcher._target_)
     previous = check_run_folder(spec, run_dir)
     if previous and previous.get("status") in FINAL_STATUSES:
         print(f"[toymodels] {spec.name}: already {previous['status']} in {run_dir}, skipping", flush=True)
@@ -56,7 +58,7 @@ def train(cfg) -> dict:
     )
     t0 = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume.exists() else None, weights_only=True)
+        fit(trainer, module, data, ckpt_path=str(resume) if resume.exists() else None)
     except DivergedError as err:
         if trainer.is_global_zero:
             recorder.write_run_json("diverged", str(err), pl_module=module)
@@ -156,6 +158,20 @@ def check_checkpoint(path: Path, module) -> None:
                 f"checkpoint {path} holds another model ({key}: {shape}, this run needs {list(value.shape)}); "
                 "choose another hydra.run.dir"
             )
+
+
+def fit(trainer, module, data, ckpt_path: str | None) -> None:
+    """trainer.fit; a ddp_spawn worker's DivergedError, which reaches this process only as text, is raised again."""
+    from toymodels.module import DivergedError
+
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
+    except Exception as err:
+        last = (str(err).strip().splitlines() or [""])[-1]
+        prefix = f"{DivergedError.__module__}.{DivergedError.__name__}: "
+        if type(err).__name__ == "ProcessRaisedException" and last.startswith(prefix):
+            raise DivergedError(last[len(prefix):]) from None
+        raise
 
 
 def save_checkpoint_atomically(trainer, path: Path) -> None:
@@ -266,7 +282,8 @@ def check_command_line(args: list[str]) -> None:
             first = compose("train", overrides=fixed + [v[0] for v in axes.values()], return_hydra_config=True)
             multirun = multirun or str(first.hydra.mode) == "RunMode.MULTIRUN"
             if multirun:  # sweep axes an experiment declares, unless the command line sets them
-                for key, values in (OmegaConf.to_container(first.hydra.sweeper.params) or {}).items():
+                params = first.hydra.sweeper.get("params")
+                for key, values in (OmegaConf.to_container(params) if params else {}).items():
                     if key not in axes and not any(o.startswith(f"{key}=") for o in fixed):
                         axes[key] = [f"{key}={v.strip()}" for v in str(values).split(",")]
             elif axes:
@@ -275,10 +292,11 @@ def check_command_line(args: list[str]) -> None:
             for job in jobs:
                 cfg = compose("train", overrides=fixed + list(job), return_hydra_config=True)
                 spec = build_run(cfg)
+                if multirun:
+                    check_sweep_strategy(spec.trainer_kwargs, cfg.hydra.launcher._target_)
                 hydra_dirs = OmegaConf.to_container(cfg.hydra, resolve=False)
                 if multirun:
-                    sweep = OmegaConf.create({"d": hydra_dirs["sweep"]["dir"], "s": hydra_dirs["sweep"]["subdir"]})
-                    run_dir = _resolve_dir(cfg, sweep.d, sweep.s)
+                    run_dir = _resolve_dir(cfg, hydra_dirs["sweep"]["dir"], hydra_dirs["sweep"]["subdir"])
                 else:
                     run_dir = _resolve_dir(cfg, hydra_dirs["run"]["dir"])
                 check_run_folder(spec, run_dir)
