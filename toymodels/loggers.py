@@ -35,6 +35,6 @@ def close_loggers(loggers: list) -> None:
         if finalize is not None:
             finalize("success")
     if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
-        import wandb
+        from toymodels.wandb_logging import finish_wandb
 
-        wandb.finish()
+        finish_wandb(loggers)

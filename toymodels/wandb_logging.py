@@ -1,0 +1,253 @@
+"""Weights & Biases for one run: where it goes (online or offline), what it shows, and closing it.
+
+A run logs to W&B only when ``logger=wandb``. It is **offline** unless online is asked for
+(``logger.mode=online``, ``WANDB_MODE=online``, or ``mode: null`` with an API key or a ``wandb
+login`` in ~/.netrc). Online never blocks a run for long and never prompts: without credentials,
+with a server that does not answer the first connection, or when ``wandb.init`` does not finish
+within ``logger.init_timeout`` seconds, the run logs offline and says so in one line on stderr.
+Offline runs are written to ``<run_dir>/wandb/offline-run-*`` and uploaded later with ``wandb sync``.
+
+Every eval metric (``eval/*``) and the training loss (``train/*``) use training FLOPs as their
+x-axis; the run summary holds the parameter counts and, at the end, the final metrics, so W&B's
+scatter and parallel-coordinates panels can draw accuracy against compute across a sweep's group.
+Only the process that creates the run (rank 0) talks to W&B.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import netrc
+import os
+import secrets
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+MODES = ("online", "offline", "disabled")
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+PROBE_SECONDS = 5.0  # a server that does not accept a TCP connection in this time is "unreachable"
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _config_error(message: str):
+    from toymodels.config import ConfigError
+
+    return ConfigError(message)
+
+
+def base_url(environ=os.environ) -> str:
+    """The W&B server this process would talk to."""
+    return (environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def has_credentials(url: str, environ=os.environ) -> bool:
+    """Whether wandb would find credentials for `url` without asking: an env key or a netrc login."""
+    if environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlsplit(url).hostname
+    path = environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        return bool(host and netrc.netrc(path).authenticators(host))
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def resolve_mode(mode: str | None, environ=os.environ) -> tuple[str, str | None]:
+    """The mode a run uses ("online", "offline" or "disabled"), and why online was refused, if it was.
+
+    An explicit ``logger.mode`` wins over ``WANDB_MODE``; with neither, a run is online exactly
+    when credentials are found. Online without credentials would prompt, so it becomes offline.
+    """
+    if mode is None:
+        mode = {"dryrun": "offline", "run": "online"}.get(environ.get("WANDB_MODE", ""), environ.get("WANDB_MODE"))
+        if mode not in MODES:
+            mode = "online" if has_credentials(base_url(environ), environ) else "offline"
+    elif mode not in MODES:
+        raise _config_error(f"logger.mode={mode!r} is unknown; choose online, offline, disabled or null")
+    if mode == "online" and not has_credentials(base_url(environ), environ):
+        return "offline", "no API key (set WANDB_API_KEY or run `wandb login`)"
+    return mode, None
+
+
+def probe_server(url: str, timeout: float = PROBE_SECONDS, environ=os.environ) -> str | None:
+    """Why `url` cannot be reached (a TCP connect within `timeout`, DNS included), or None if it can.
+
+    Behind a proxy the direct connection says nothing, so the probe is skipped (None).
+    """
+    if any(environ.get(var) for var in _PROXY_VARS):
+        return None
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    outcome: list[str | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as err:
+            outcome.append(f"{type(err).__name__}: {err.strerror or err}")
+
+    # getaddrinfo has no timeout of its own: run the whole connect in a thread we can stop waiting for.
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return outcome[0] if outcome else f"no answer within {timeout:g} s"
+
+
+def _warn(message: str) -> None:
+    print(f"[toymodels] warning: {message}", file=sys.stderr, flush=True)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+@contextlib.contextmanager
+def _no_error_reporting():
+    """Keep wandb's own error telemetry out of one init: after a failed start it would post the error to
+    the same unanswering server when the process exits, and wait ~20 s for it (wandb 0.31)."""
+    before = os.environ.get("WANDB_ERROR_REPORTING")
+    os.environ["WANDB_ERROR_REPORTING"] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("WANDB_ERROR_REPORTING", None)
+        else:
+            os.environ["WANDB_ERROR_REPORTING"] = before
+
+
+def _init_run(cfg: dict, run_dir: Path, spec):
+    """Start the W&B run: online if asked for and possible in time, offline otherwise."""
+    import wandb
+
+    mode, problem = resolve_mode(cfg.get("mode"))
+    timeout = cfg.get("init_timeout", 15)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+        raise _config_error(f"logger.init_timeout={timeout!r} must be a number of seconds > 0")
+    # Our own lines say where the run is; WANDB_SILENT=false brings wandb's back.
+    os.environ.setdefault("WANDB_SILENT", "true")
+    if wandb.run is not None:  # a run left open by an earlier job of this process must not swallow this one
+        wandb.run.finish()
+    init = dict(
+        project=cfg.get("project") or "toymodels",
+        entity=cfg.get("entity"),
+        group=cfg.get("group"),
+        name=cfg.get("name") or spec.name,
+        tags=[str(t) for t in (cfg.get("tags") or [])],
+        notes=cfg.get("notes"),
+        job_type="train",
+        config={**spec.config, "trainer": dict(spec.trainer_kwargs), "run_name": spec.name},
+        dir=str(run_dir),
+    )
+    if mode == "online":
+        url, started = base_url(), time.monotonic()
+        unreachable = probe_server(url, min(PROBE_SECONDS, float(timeout)))
+        if unreachable:
+            problem = f"{url} not reachable ({unreachable})"
+        else:
+            # A known id (a W&B Sweeps agent sets WANDB_RUN_ID), so the folder of a failed attempt can be found
+            # and removed: its records would sync as an empty run.
+            attempt_id = os.environ.get("WANDB_RUN_ID") or secrets.token_hex(4)
+            try:
+                settings = wandb.Settings(init_timeout=float(timeout))
+                with _no_error_reporting():
+                    run = wandb.init(mode="online", id=attempt_id, settings=settings, **init)
+                print(f"[toymodels] W&B run: {run.url}", flush=True)
+                return run
+            except Exception as err:  # any failure to go online means: log offline, never stop the run
+                problem = f"{_one_line(err)} after {time.monotonic() - started:.0f} s"
+                for attempt in (run_dir / "wandb").glob(f"run-*-{attempt_id}"):
+                    shutil.rmtree(attempt, ignore_errors=True)
+                init["id"] = secrets.token_hex(4)  # wandb keeps the failed id busy in the background
+        mode = "offline"
+    if problem:
+        _warn(f"W&B cannot log online: {problem}; logging offline instead (upload later with `wandb sync`)")
+    return wandb.init(mode=mode, **init)
+
+
+def _describe(run, spec) -> None:
+    """Point every metric at the FLOPs axis and put what the run is into its summary."""
+    from toymodels.model import non_embedding_params, total_params
+
+    # No `summary=` option: it would turn the summary's plain `flops` into {"last": ...}.
+    run.define_metric("flops")
+    run.define_metric("tokens", step_metric="flops")
+    # step_sync: rows without a `flops` value (the training loss) get the last one written in.
+    run.define_metric("eval/*", step_metric="flops", step_sync=True)
+    run.define_metric("train/*", step_metric="flops", step_sync=True)
+    run.summary.update(
+        {
+            "params": total_params(spec.model),
+            "non_embedding_params": non_embedding_params(spec.model),
+            "task": spec.task.name,
+            "task_label": spec.task.label,
+            "n_digits": spec.task.n_digits,
+            "model": spec.model.name,
+            "seed": spec.seed,
+        }
+    )
+
+
+def make_wandb_logger(logger_cfg: dict, run_dir: Path, spec):
+    """Lightning's WandbLogger on a run started here (rank 0 only), files in ``<run_dir>/wandb/``."""
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        raise _config_error("logger=wandb needs the wandb package: pip install 'toymodels[wandb]'") from None
+    from lightning.pytorch.loggers import WandbLogger
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    run_dir = Path(run_dir)
+    if rank_zero_only.rank != 0:
+        # Other ranks never start a run: their WandbLogger hands out a dummy experiment and logs nothing.
+        return WandbLogger(save_dir=str(run_dir), project=logger_cfg.get("project"))
+    run = _init_run(logger_cfg, run_dir, spec)
+    _describe(run, spec)
+    return WandbLogger(save_dir=str(run_dir), experiment=run, project=run.project)
+
+
+def _shown(path: str) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def final_summary(record: dict) -> dict:
+    """The run.json values that go into the W&B summary at the end: compute and final metrics."""
+    summary = {k: record[k] for k in ("flops", "flops_6nd", "tokens", "step", "wall_seconds") if k in record}
+    metrics = record.get("metrics") or {}
+    summary.update({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    return summary
+
+
+def finish_wandb(loggers: list) -> None:
+    """Copy the final record into the summary, finish the W&B run and say where it is (one line)."""
+    import wandb
+
+    from toymodels.runs import read_run_json
+
+    run = wandb.run
+    if run is None:  # other ranks, or already finished
+        return
+    record = None
+    for logger in loggers:
+        if type(logger).__name__ == "WandbLogger" and logger.save_dir:
+            record = read_run_json(Path(logger.save_dir))
+    if record:
+        run.summary.update(final_summary(record))
+    disabled, offline = run.settings.mode == "disabled", run.settings.mode in ("offline", "dryrun")
+    where = run.settings.sync_dir if offline else run.url
+    run.finish(exit_code=1 if record and record.get("status") == "failed" else 0)
+    if disabled:
+        return
+    if offline:
+        print(f"[toymodels] W&B run saved offline; upload it with: wandb sync {_shown(where)}", flush=True)
+    else:
+        print(f"[toymodels] W&B run: {where}", flush=True)
