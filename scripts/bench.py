@@ -2,9 +2,11 @@
 
     python scripts/bench.py            # the full table (make bench), a few minutes on 2 cores
     python scripts/bench.py --smoke    # seconds: the same code paths on tiny settings (tests)
+    python scripts/bench.py --trainer gpu --batch-size 4096   # on a GPU: bf16 ceiling, trainer=gpu
 
 What it measures, in this order and in one process (so ratios compare like with like):
-1. the fp32 matmul ceiling of this machine (best of a few square matmuls), in GFLOP/s;
+1. the matmul ceiling of this machine (best of a few square matmuls), in GFLOP/s: fp32 on the CPU,
+   bf16 on the GPU (--trainer gpu, which also times every run with trainer=gpu: bf16-mixed, TF32);
 2. per family member: training tokens/s and MFU through the real Lightning path (the Trainer,
    loggers and checkpoints of a run, no evaluation), and the ratio to a bare PyTorch loop with
    the same model, batch, optimizer, schedule and gradient clipping;
@@ -31,18 +33,26 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def matmul_ceiling(sizes=(512, 1024, 2048), repeats: int = 5) -> float:
-    """Best fp32 matmul throughput over a few square sizes, FLOP/s."""
+def matmul_ceiling(sizes=(512, 1024, 2048), repeats: int = 5, device: str = "cpu", dtype=torch.float32) -> float:
+    """Best matmul throughput over a few square sizes, FLOP/s (fp32 on the CPU; bf16 on a GPU)."""
     best = 0.0
     for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
         a @ b  # warm-up
         reps = max(2, int(repeats * (1024 / n) ** 3))
+        _sync(device)
         t = time.perf_counter()
         for _ in range(reps):
             a @ b
+        _sync(device)
         best = max(best, 2 * n**3 * reps / (time.perf_counter() - t))
     return best
+
+
+def _sync(device) -> None:
+    """Wait for the GPU's queued work, so that wall-clock times measure it (no-op on the CPU)."""
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def compose(*overrides: str):
@@ -65,7 +75,9 @@ class StepTimer:
             def __init__(self):
                 self.t0 = self.t1 = None
 
-            def on_train_batch_end(self, trainer, *args):
+            def on_train_batch_end(self, trainer, pl_module, *args):
+                if trainer.global_step in (warmup, trainer.max_steps):
+                    _sync(pl_module.device)
                 if trainer.global_step == warmup:
                     self.t0 = time.perf_counter()
                 self.t1 = time.perf_counter()
@@ -93,16 +105,21 @@ def bare_tokens_per_s(spec, warmup: int) -> float:
     from toymodels.tasks import PAD
 
     data, module = spec.make_data(), spec.make_module()
-    model, start = module.model, spec.task.prompt_len - 1
+    on_gpu = spec.trainer_kwargs.get("accelerator") in ("gpu", "cuda")
+    device = "cuda" if on_gpu else "cpu"
+    bf16 = on_gpu and str(spec.trainer_kwargs.get("precision", "")).startswith("bf16")
+    model, start = module.model.to(device), spec.task.prompt_len - 1
     conf = module.configure_optimizers()
     opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
     for step in range(spec.max_steps):
         if step == warmup:
+            _sync(device)
             t0 = time.perf_counter()
-        batch = data.batch(step)
-        logits = model(batch[:, :-1])
-        loss = F.cross_entropy(logits[:, start:].reshape(-1, logits.shape[-1]), batch[:, start + 1 :].reshape(-1),
-                               ignore_index=PAD)
+        batch = data.batch(step).to(device)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(batch[:, :-1])
+            loss = F.cross_entropy(logits[:, start:].reshape(-1, logits.shape[-1]),
+                                   batch[:, start + 1 :].reshape(-1), ignore_index=PAD)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), spec.optim.grad_clip)
@@ -110,6 +127,7 @@ def bare_tokens_per_s(spec, warmup: int) -> float:
         sched.step()
         if not torch.isfinite(loss):
             raise RuntimeError("loss diverged")
+    _sync(device)
     return (spec.max_steps - warmup) * module.tokens_per_step / (time.perf_counter() - t0)
 
 
@@ -136,6 +154,9 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny settings, seconds: checks the script runs")
     parser.add_argument("--models", default="d16,d32,d64,d128,d256", help="family members to time")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--trainer", default="cpu", choices=["cpu", "gpu"],
+                        help="trainer preset to time (gpu: bf16-mixed, TF32, MFU against a bf16 ceiling)")
+    parser.add_argument("--compile", action="store_true", help="time with trainer.compile=true")
     parser.add_argument("--steps", type=int, default=60, help="timed steps per model (after warm-up)")
     parser.add_argument("--json", default="outputs/bench.json", help="where to write the results")
     args = parser.parse_args(argv)
@@ -150,13 +171,22 @@ def main(argv=None) -> int:
     models = ["d16"] if args.smoke else args.models.split(",")
     steps, warmup = (6, 2) if args.smoke else (args.steps + 10, 10)
     threads = torch.get_num_threads()
-    ceiling = matmul_ceiling(sizes=(256,), repeats=2) if args.smoke else matmul_ceiling()
+    gpu = args.trainer == "gpu"
+    if gpu and not torch.cuda.is_available():
+        print("bench: --trainer gpu needs a CUDA GPU, and torch sees none", file=sys.stderr)
+        return 2
+    if gpu:
+        ceiling = matmul_ceiling(sizes=(4096, 8192), repeats=20, device="cuda", dtype=torch.bfloat16)
+    else:
+        ceiling = matmul_ceiling(sizes=(256,), repeats=2) if args.smoke else matmul_ceiling()
+    device_name = torch.cuda.get_device_name() if gpu else f"{threads} threads"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{threads} threads; fp32 matmul ceiling {ceiling / 1e9:.1f} GFLOP/s", flush=True)
+          f"{device_name}; {'bf16' if gpu else 'fp32'} matmul ceiling {ceiling / 1e9:.1f} GFLOP/s", flush=True)
 
     rows = []
     common = ["task=add", "task.n_digits=3", "train.tokens=null", f"train.steps={steps}",
-              f"train.batch_size={args.batch_size}", "logger=csv", "train.checkpoint_every=100000"]
+              f"train.batch_size={args.batch_size}", "logger=csv", "train.checkpoint_every=100000",
+              f"trainer={args.trainer}", f"trainer.compile={str(args.compile).lower()}"]
     for name in models:
         spec = compose(f"model={name}", *common)
         module = spec.make_module()
@@ -177,7 +207,7 @@ def main(argv=None) -> int:
         print(f"  timed {name}", flush=True)
 
     extra = {}
-    if not args.smoke:
+    if not args.smoke and not gpu:
         demo = run_cli("experiment=emergence", "model=d64", "seed=0", "hydra.sweep.dir=unused")["record"]
         extra["eval_share_of_demo_run"] = demo["eval_seconds"] / demo["wall_seconds"]
         extra["demo_run_seconds"] = demo["wall_seconds"]
@@ -186,26 +216,31 @@ def main(argv=None) -> int:
         extra["seconds_to_exact_match_0.99"] = hit[0]["wall_seconds"] if hit else math.inf
         extra["exact_match_0.99_at_flops"] = hit[0]["flops"] if hit else None
 
-    print()
-    print(f"{'model':>6} {'non-emb':>9} {'tokens/s':>10} {'GFLOP/s':>8} {'MFU':>6} {'bare tok/s':>11} {'L/bare':>7}")
-    for r in rows:
-        print(f"{r['model']:>6} {r['non_embedding_params']:>9,} {r['tokens_per_s']:>10,.0f} {r['gflops_per_s']:>8.1f} "
-              f"{r['mfu']:>6.1%} {r['bare_tokens_per_s']:>11,.0f} {r['lightning_vs_bare']:>7.2f}")
-    if extra:
-        print(f"evaluation share of a demo run (d64, emergence schedule): {extra['eval_share_of_demo_run']:.1%} "
-              f"of {extra['demo_run_seconds']:.1f}s")
-        print(f"time to exact_match >= 0.99, 2-digit reversed add, d64: "
-              f"{extra['seconds_to_exact_match_0.99']:.1f}s")
     result = {
         "machine": {"processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "torch": torch.__version__, "threads": threads, "python": platform.python_version()},
-        "batch_size": args.batch_size, "task": "3-digit add (reversed)",
-        "matmul_ceiling_gflops": ceiling / 1e9, "models": rows, **extra,
+                    "torch": torch.__version__, "threads": threads, "python": platform.python_version(),
+                    "device": device_name},
+        "trainer": args.trainer, "compile": args.compile, "batch_size": args.batch_size,
+        "task": "3-digit add (reversed)", "matmul_ceiling_gflops": ceiling / 1e9,
+        "matmul_ceiling_dtype": "bf16" if gpu else "fp32", "models": rows, **extra,
     }
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
+    # The table last, so that it ends the output of make bench and scripts/gpu_check.sh.
+    print()
+    print(f"trainer={args.trainer}{' (compiled)' if args.compile else ''}, batch {args.batch_size}, "
+          f"MFU against the {'bf16' if gpu else 'fp32'} matmul ceiling of {ceiling / 1e9:,.0f} GFLOP/s")
+    print(f"{'model':>6} {'non-emb':>9} {'tokens/s':>12} {'GFLOP/s':>9} {'MFU':>6} {'bare tok/s':>12} {'L/bare':>7}")
+    for r in rows:
+        print(f"{r['model']:>6} {r['non_embedding_params']:>9,} {r['tokens_per_s']:>12,.0f} {r['gflops_per_s']:>9.1f} "
+              f"{r['mfu']:>6.1%} {r['bare_tokens_per_s']:>12,.0f} {r['lightning_vs_bare']:>7.2f}")
+    if extra:
+        print(f"evaluation share of a demo run (d64, emergence schedule): {extra['eval_share_of_demo_run']:.1%} "
+              f"of {extra['demo_run_seconds']:.1f}s")
+        print(f"time to exact_match >= 0.99, 2-digit reversed add, d64: "
+              f"{extra['seconds_to_exact_match_0.99']:.1f}s")
     return 0
 
 

@@ -266,3 +266,33 @@ def build_run(cfg) -> RunSpec:
         verbose=bool(c.get("verbose", True)),
         config={k: c[k] for k in ("task", "model", "train", "eval", "seed") if k in c},
     )
+
+
+def check_sweep_strategy(trainer: dict, launcher: str) -> None:
+    """Refuse, in a sweep (-m), a strategy whose extra ranks Lightning starts by running the command again.
+
+    With strategy=ddp (or auto on several devices) Lightning starts ranks 1..N-1 as new processes of
+    the same command line; inside a multirun each of them runs the whole sweep again. Only the SLURM
+    launcher is safe: there SLURM starts every rank of a job itself (tasks_per_node = GPUs).
+    """
+    strategy = str(trainer.get("strategy", "auto"))
+    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1) or 1
+    if isinstance(devices, (list, tuple)):
+        count = len(devices)
+    elif str(devices).strip() in ("-1", "auto"):
+        import torch
+
+        count = torch.cuda.device_count() if trainer.get("accelerator") != "cpu" else 1
+    else:
+        text = str(devices).strip()
+        count = len([d for d in text.split(",") if d.strip()]) if "," in text else int(text) if text.isdigit() else 1
+    relaunches = strategy.startswith(("ddp", "fsdp", "deepspeed")) and not any(
+        word in strategy for word in ("spawn", "fork", "notebook")
+    )
+    relaunches |= strategy == "auto" and (count > 1 or nodes > 1)
+    if relaunches and not launcher.endswith("SlurmLauncher"):
+        raise ConfigError(
+            f"trainer.strategy={strategy} cannot run in a sweep (-m) with this launcher: Lightning starts each extra "
+            "rank by running the command again, and each would run the whole sweep; use trainer.strategy=ddp_spawn "
+            "in sweeps, or one job per run through a launcher such as hydra/launcher=slurm"
+        )
