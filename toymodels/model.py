@@ -15,6 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+
+
 @dataclass
 class ModelConfig:
     """Shape of one family member."""
@@ -27,6 +30,7 @@ class ModelConfig:
     context: int = 64  # longest sequence the position table covers
     vocab_size: int = 18
     attn_impl: str = "sdpa"  # "sdpa", or "matmul": explicit matmuls (FLOP-counter checks)
+    activation: str = "gelu"  # MLP non-linearity: "gelu" or "relu" (4x cheaper on CPU, see docs/performance.md)
 
     def __post_init__(self) -> None:
         if self.d_mlp is None:
@@ -39,6 +43,8 @@ class ModelConfig:
             raise ValueError(
                 f"model.d_model={self.d_model} is not divisible by model.n_head={self.n_head}"
             )
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"model.activation={self.activation!r} is unknown; choose {' or '.join(ACTIVATIONS)}")
         if self.attn_impl not in ("sdpa", "matmul"):
             raise ValueError(f"model.attn_impl={self.attn_impl!r} is unknown; choose sdpa or matmul")
 
@@ -118,7 +124,7 @@ class Block(nn.Module):
         self.attn = Attention(cfg)
         self.mlp = nn.Sequential(
             nn.Linear(cfg.d_model, cfg.d_mlp, bias=False),
-            nn.GELU(),
+            ACTIVATIONS[cfg.activation](),
             nn.Linear(cfg.d_mlp, cfg.d_model, bias=False),
         )
 
