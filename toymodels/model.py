@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
 
