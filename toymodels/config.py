@@ -256,7 +256,7 @@ def build_run(cfg) -> RunSpec:
         max_steps=max(1, max_steps),
         eval_size=eval_size,
         eval_seed=_number("eval", "seed", e.get("seed"), int, allow_zero=True),
-        eval_batch_size=_number("eval", "batch_size", e.get("batch_size", 1000), int),
+        eval_batch_size=_number("eval", "batch_size", e.get("batch_size", 500), int),
         per_decade=per_decade,
         start_fraction=start_fraction,
         checkpoint_every=checkpoint_every,

@@ -174,9 +174,17 @@ class Transformer(nn.Module):
                 seq = torch.cat([seq, nxt], 1)
             return seq[:, prompt.shape[1] :]
         caches: list[list] = [[] for _ in self.blocks]
-        logits = self(prompt, caches)
-        out = [logits[:, -1].argmax(-1, keepdim=True)]
-        for i in range(n_new - 1):
-            logits = self(out[-1], caches, start=prompt.shape[1] + i)
-            out.append(logits[:, -1].argmax(-1, keepdim=True))
-        return torch.cat(out, 1)
+        first = self(prompt, caches)[:, -1].argmax(-1)
+        if n_new == 1:
+            return first[:, None]
+        return torch.cat([first[:, None], self.greedy_continue(first, caches, prompt.shape[1], n_new - 1)], 1)
+
+    @torch.no_grad()
+    def greedy_continue(self, token: torch.Tensor, caches: list[list], start: int, n_new: int) -> torch.Tensor:
+        """Greedy tokens (batch, n_new) after `token` (batch,) at position `start`, with the caches
+        holding the keys and values of positions < start (they are extended in place)."""
+        out = []
+        for i in range(n_new):
+            token = self(token[:, None], caches, start=start + i)[:, -1].argmax(-1)
+            out.append(token)
+        return torch.stack(out, 1)
