@@ -17,10 +17,8 @@ follows a row's first error is decoded (with the key/value cache the teacher-for
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,39 +27,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from toymodels.runs import read_run_json
+from toymodels.runs import atomic_write, read_run_json, write_json
 from toymodels.tasks import END, PAD, Task, answer_significance
 
 METRICS = ("exact_match", "digit_accuracy", "edit_distance", "answer_logprob", "token_accuracy", "loss")
 # The part of run.json that only the process running the fit knows (see RunRecorder.write_run_json).
 PROGRESS = ("step", "flops", "tokens", "flops_6nd", "metrics", "wall_seconds", "eval_seconds")
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never a partial one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file ordinary permissions
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, obj: dict) -> None:
-    """Atomically write JSON (NaN and inf become null)."""
-    atomic_write(path, json.dumps(_finite(obj), indent=2) + "\n")
-
-
-def _finite(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
 
 
 def edit_distance(pred: np.ndarray, pred_len: np.ndarray, tgt: np.ndarray, tgt_len: np.ndarray) -> np.ndarray:

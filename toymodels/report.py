@@ -12,7 +12,6 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from toymodels import analysis
 from toymodels.analysis import LOWER_IS_BETTER, METRICS, WIDTH_10_90
+from toymodels.runs import atomic_write
 
 try:
     import matplotlib
@@ -42,27 +42,15 @@ POINT, BAND, MEDIAN, FIT, DIVERGED = "tab:blue", "tab:blue", "navy", "tab:orange
 # ----------------------------------------------------------------------------- writing files
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temp file in the same folder, then rename: readers never see half a file."""
-    # Hidden, per-process name in the same folder (so the rename is atomic); the suffix stays last
-    # so matplotlib still sees `.png`.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _save_figure(fig: plt.Figure, path: Path) -> None:
     try:
-        _write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
     finally:
         plt.close(fig)
 
 
 def _write_text(path: Path, text: str) -> None:
-    _write_atomic(path, lambda tmp: tmp.write_text(text))
+    atomic_write(path, text)
 
 
 # ----------------------------------------------------------------------------- formatting
