@@ -205,6 +205,8 @@ def make_wandb_logger(logger_cfg: dict, run_dir: Path, spec):
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
     run_dir = Path(run_dir)
+    if os.environ.get("WANDB_MODE", None) == "":
+        del os.environ["WANDB_MODE"]  # set but empty: wandb itself would fail validating it; means unset
     if rank_zero_only.rank != 0:
         # Other ranks never start a run: their WandbLogger hands out a dummy experiment and logs nothing.
         return WandbLogger(save_dir=str(run_dir), project=logger_cfg.get("project"))
