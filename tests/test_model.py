@@ -64,26 +64,33 @@ def test_d_model_must_be_divisible_by_n_head():
         ModelConfig(d_model=30, n_head=4)
 
 
-def test_evaluator_greedy_answers_equal_plain_greedy_decoding():
+@pytest.mark.parametrize("pad_answer", [True, False])
+def test_evaluator_greedy_answers_equal_plain_greedy_decoding(pad_answer):
     # The evaluator continues greedy decoding from each row's first teacher-forced error; rows
     # whose targets agree with the model's own greedy output for 0..all positions cover every case.
     import numpy as np
 
     from toymodels.evaluation import Evaluator
-    from toymodels.tasks import Task
+    from toymodels.tasks import END, Task, decode
 
     torch.manual_seed(0)
-    task = Task(name="add", n_digits=3, format="reversed")
+    task = Task(name="add", n_digits=3, format="reversed", pad_answer=pad_answer)
     model = Transformer(ModelConfig(d_model=32, n_layer=2, n_head=4, context=task.seq_len - 1)).eval()
     a, b = task.sample_train(np.random.default_rng(0), 300)
     rows = torch.from_numpy(task.encode_rows(a, b))
     p, length = task.prompt_len, task.target_len
     greedy = model.generate(rows[:, :p], length)
     keep = torch.arange(300) % (length + 1)  # row i copies the first keep[i] greedy tokens into its target
+    keep = torch.minimum(keep, (rows[:, p:] == END).int().argmax(1))  # and stays a valid target (ends in END)
     mixed = rows.clone()
     positions = torch.arange(length)[None, :] < keep[:, None]
     mixed[:, p:] = torch.where(positions, greedy, rows[:, p:])
     evaluator = Evaluator(task, mixed.numpy(), batch_size=128)
     with torch.inference_mode():
         field = np.concatenate([evaluator._score_chunk(model, chunk)[4] for chunk in evaluator.rows.split(128)])
-    assert (field == greedy[:, : task.answer_width + 1].numpy()).all()
+    # What is scored: a fixed-width answer's digits; an unpadded answer up to its END.
+    def written(tokens):
+        text = decode(tokens)
+        return text[: task.answer_width] if pad_answer else text.split("$")[0]
+
+    assert [written(f) for f in field] == [written(g) for g in greedy[:, : task.answer_width + 1].numpy()]
