@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.helpers import REPO, SMALL_RUN, cli_env, read_metrics, run_cli
+from tests.helpers import SMALL_RUN, cli_env, read_metrics, run_cli
 
 RUN = (*SMALL_RUN, "model=d16", "train.tokens=null", "train.steps=300", "train.checkpoint_every=40")
 
@@ -179,4 +179,3 @@ def test_divergence_is_recorded_and_the_sweep_goes_on(tmp_path):
     diverged = json.loads((sweep / "lr1000000.0" / "run.json").read_text())
     assert diverged["status"] == "diverged" and "loss became" in diverged["message"]
     assert json.loads((sweep / "lr0.003" / "run.json").read_text())["status"] == "completed"
-    assert REPO.exists()

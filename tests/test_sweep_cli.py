@@ -1,7 +1,6 @@
 """A tiny real sweep through the CLIs: training multirun, then the report; and the benchmark's smoke mode."""
 
 import json
-import sys
 
 import pytest
 
@@ -33,4 +32,4 @@ def test_bench_smoke_mode_runs_the_same_code_paths(tmp_path):
     assert result["matmul_ceiling_gflops"] > 0
     (row,) = result["models"]
     assert row["model"] == "d16" and row["tokens_per_s"] > 0 and row["bare_tokens_per_s"] > 0
-    assert "MFU" in proc.stdout and sys.executable
+    assert "MFU" in proc.stdout
