@@ -139,14 +139,16 @@ def run_cli(*overrides: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         env = dict(os.environ, WANDB_MODE="disabled")
+        t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "toymodels.train", *overrides, f"hydra.run.dir={run_dir}",
                                "logger=csv"], env=env, capture_output=True, text=True, cwd=tmp)
+        process_seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-2000:])
         record = json.loads((run_dir / "run.json").read_text())
         with open(run_dir / "metrics.csv") as f:
             rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
-    return {"record": record, "rows": rows}
+    return {"record": record, "rows": rows, "process_seconds": process_seconds}
 
 
 def main(argv=None) -> int:
@@ -208,9 +210,14 @@ def main(argv=None) -> int:
 
     extra = {}
     if not args.smoke and not gpu:
-        demo = run_cli("experiment=emergence", "model=d64", "seed=0", "hydra.sweep.dir=unused")["record"]
+        demo_run = run_cli("experiment=emergence", "model=d64", "seed=0", "hydra.sweep.dir=unused")
+        demo = demo_run["record"]
+        # Two denominators: the run's training loop (first step to last evaluation), and the whole
+        # process a user waits for (start-up, building the evaluation set, writing records included).
         extra["eval_share_of_demo_run"] = demo["eval_seconds"] / demo["wall_seconds"]
         extra["demo_run_seconds"] = demo["wall_seconds"]
+        extra["eval_share_of_demo_process"] = demo["eval_seconds"] / demo_run["process_seconds"]
+        extra["demo_process_seconds"] = demo_run["process_seconds"]
         solve = run_cli("task=add", "task.n_digits=2", "task.format=reversed", "model=d64", "train.tokens=1.5e6")
         hit = [r for r in solve["rows"] if r["exact_match"] >= 0.99]
         extra["seconds_to_exact_match_0.99"] = hit[0]["wall_seconds"] if hit else math.inf
@@ -238,7 +245,8 @@ def main(argv=None) -> int:
               f"{r['mfu']:>6.1%} {r['bare_tokens_per_s']:>12,.0f} {r['lightning_vs_bare']:>7.2f}")
     if extra:
         print(f"evaluation share of a demo run (d64, emergence schedule): {extra['eval_share_of_demo_run']:.1%} "
-              f"of {extra['demo_run_seconds']:.1f}s")
+              f"of its training loop ({extra['demo_run_seconds']:.1f}s), "
+              f"{extra['eval_share_of_demo_process']:.1%} of the whole run ({extra['demo_process_seconds']:.1f}s)")
         print(f"time to exact_match >= 0.99, 2-digit reversed add, d64: "
               f"{extra['seconds_to_exact_match_0.99']:.1f}s")
     return 0
