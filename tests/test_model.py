@@ -116,3 +116,16 @@ def test_flops_a_run_reports_per_step_agree_with_flop_counter_on_a_training_step
                                ignore_index=PAD)
         loss.backward()
     assert abs(module.flops_per_step - counter.get_total_flops()) / counter.get_total_flops() < 0.05
+
+
+@pytest.mark.parametrize("impl", ["sdpa", "matmul"])
+def test_logits_from_a_position_equal_the_full_pass(impl):
+    # Evaluation asks for logits after the prompt only; the last block then skips earlier positions.
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(d_model=32, n_layer=2, n_head=4, context=16, attn_impl=impl)).eval()
+    idx = torch.randint(0, 18, (8, 14))
+    full = model(idx)
+    for k in (0, 1, 7, 13):
+        caches = [[] for _ in model.blocks]
+        torch.testing.assert_close(model(idx, caches, logits_from=k), full[:, k:], atol=1e-5, rtol=1e-4)
+        assert caches[-1][0].shape[2] == 14  # every position still gave its key and value

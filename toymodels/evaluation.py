@@ -102,7 +102,7 @@ class Evaluator:
         task = self.task
         start = task.prompt_len - 1  # the prediction of the first target token
         caches: list[list] = [[] for _ in model.blocks]
-        logits = model(rows[:, :-1], caches)[:, start:].float()
+        logits = model(rows[:, :-1], caches, logits_from=start).float()
         target = rows[:, start + 1 :]
         logp = F.log_softmax(logits, -1)
         tok_logp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)

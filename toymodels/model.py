@@ -90,7 +90,8 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
-    def forward(self, x: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: list | None = None, q_from: int = 0) -> torch.Tensor:
+        """Attention output for positions q_from… (all positions still serve as keys and values)."""
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4)
         causal = True
@@ -99,20 +100,27 @@ class Attention(nn.Module):
                 k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
                 causal = t > 1
             cache[:] = [k, v]
-        if self.impl == "sdpa":
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-        else:
+        q = q[:, :, q_from:]
+        if self.impl == "matmul":
             y = _matmul_attention(q, k, v, causal)
-        return self.out(y.transpose(1, 2).reshape(b, t, d))
+        elif causal and q.shape[2] != k.shape[2]:
+            # SDPA's is_causal aligns the mask top-left; queries that end the sequence need it bottom-right.
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=_causal_mask(q.shape[2], k.shape[2], q.device))
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return self.out(y.transpose(1, 2).reshape(b, t - q_from, d))
+
+
+def _causal_mask(tq: int, tk: int, device) -> torch.Tensor:
+    """True where query i (the last tq of tk positions) may attend to key j."""
+    return torch.ones(tq, tk, dtype=torch.bool, device=device).tril(tk - tq)
 
 
 def _matmul_attention(q, k, v, causal: bool) -> torch.Tensor:
     # The same maths as SDPA with explicit matmuls, so FlopCounterMode can see it.
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if causal:
-        tq, tk = scores.shape[-2:]
-        mask = torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril(tk - tq)
-        scores = scores.masked_fill(~mask, float("-inf"))
+        scores = scores.masked_fill(~_causal_mask(*scores.shape[-2:], q.device), float("-inf"))
     return scores.softmax(-1) @ v
 
 
@@ -127,8 +135,9 @@ class Block(nn.Module):
             nn.Linear(cfg.d_mlp, cfg.d_model, bias=False),
         )
 
-    def forward(self, x: torch.Tensor, cache: list | None = None) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x), cache)
+    def forward(self, x: torch.Tensor, cache: list | None = None, q_from: int = 0) -> torch.Tensor:
+        """The block's output for positions q_from… (earlier ones only feed keys and values)."""
+        x = x[:, q_from:] + self.attn(self.ln1(x), cache, q_from)
         return x + self.mlp(self.ln2(x))
 
 
@@ -154,14 +163,22 @@ class Transformer(nn.Module):
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, std=0.02)
 
-    def forward(self, idx: torch.Tensor, caches: list[list] | None = None, start: int = 0) -> torch.Tensor:
-        """Logits (batch, time, vocab) for token ids (batch, time) placed at positions start…"""
+    def forward(
+        self, idx: torch.Tensor, caches: list[list] | None = None, start: int = 0, logits_from: int = 0
+    ) -> torch.Tensor:
+        """Logits (batch, time - logits_from, vocab) for token ids (batch, time) at positions start…
+
+        With logits_from > 0, the last block computes its outputs only for the positions whose
+        logits are asked for (the others still give keys and values to every layer, and caches):
+        evaluation needs logits only after the prompt.
+        """
         t = idx.shape[1]
         if start + t > self.cfg.context:
             raise ValueError(f"sequence of {start + t} tokens exceeds model.context={self.cfg.context}")
         x = self.tok(idx) + self.pos.weight[start : start + t]
+        last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
-            x = block(x, None if caches is None else caches[i])
+            x = block(x, None if caches is None else caches[i], logits_from if i == last else 0)
         return F.linear(self.ln_f(x), self.tok.weight)
 
     @torch.no_grad()
