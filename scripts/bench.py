@@ -181,9 +181,16 @@ def main(argv=None) -> int:
         ceiling = matmul_ceiling(sizes=(4096, 8192), repeats=20, device="cuda", dtype=torch.bfloat16)
     else:
         ceiling = matmul_ceiling(sizes=(256,), repeats=2) if args.smoke else matmul_ceiling()
+    # For comparison with figures quoted elsewhere: the ceiling of one thread (MFU uses all threads).
+    one_thread_ceiling = None
+    if not gpu and not args.smoke:
+        torch.set_num_threads(1)
+        one_thread_ceiling = matmul_ceiling()
+        torch.set_num_threads(threads)
     device_name = torch.cuda.get_device_name() if gpu else f"{threads} threads"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{device_name}; {'bf16' if gpu else 'fp32'} matmul ceiling {ceiling / 1e9:.1f} GFLOP/s", flush=True)
+          f"{device_name}; {'bf16' if gpu else 'fp32'} matmul ceiling {ceiling / 1e9:.1f} GFLOP/s"
+          + (f" ({one_thread_ceiling / 1e9:.1f} on one thread)" if one_thread_ceiling else ""), flush=True)
 
     rows = []
     common = ["task=add", "task.n_digits=3", "train.tokens=null", f"train.steps={steps}",
@@ -229,6 +236,7 @@ def main(argv=None) -> int:
                     "device": device_name},
         "trainer": args.trainer, "compile": args.compile, "batch_size": args.batch_size,
         "task": "3-digit add (reversed)", "matmul_ceiling_gflops": ceiling / 1e9,
+        "matmul_ceiling_one_thread_gflops": one_thread_ceiling / 1e9 if one_thread_ceiling else None,
         "matmul_ceiling_dtype": "bf16" if gpu else "fp32", "models": rows, **extra,
     }
     out = Path(args.json)
