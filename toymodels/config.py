@@ -117,13 +117,10 @@ class RunSpec:
         return module
 
     def make_evaluator(self, data):
+        """The evaluator on the held-out set (build_run already checked that it fits)."""
         from toymodels.evaluation import Evaluator
 
-        try:
-            rows = data.eval_rows
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
-        return Evaluator(self.task, rows, self.eval_batch_size)
+        return Evaluator(self.task, data.eval_rows, self.eval_batch_size)
 
     def info(self, module) -> dict:
         """The static part of run.json."""
