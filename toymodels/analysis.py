@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,40 +116,6 @@ def load_run(run_dir: Path) -> Run:
     return Run(name=run_dir.name, path=run_dir, info=info)
 
 
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas that are outside brackets and quotes (`a,[1,2],'x,y'` has three items)."""
-    items, depth, quote, start = [], 0, "", 0
-    for i, char in enumerate(text):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            items.append(text[start:i])
-            start = i + 1
-    items.append(text[start:])
-    return [item.strip() for item in items]
-
-
-def _sweep_axis_length(value: str) -> int | None:
-    """Number of values one Hydra override sweeps over (1 if it is not a sweep), None if unknown."""
-    call = re.fullmatch(r"(\w+)\((.*)\)", value.strip())
-    if call is None:
-        return len(_split_top_level(value))
-    func, args = call.group(1), _split_top_level(call.group(2))
-    if func == "choice":
-        return len(args)
-    if func == "range" and 1 <= len(args) <= 3:
-        nums = [float(a) for a in args]  # ValueError → unknown, handled by the caller
-        start, stop, step = (0.0, nums[0], 1.0) if len(nums) == 1 else (*nums[:2], nums[2] if len(nums) == 3 else 1.0)
-        return max(0, math.ceil((stop - start) / step))
-    return None  # interval(), glob(), sort(), ...: too rare to be worth guessing
-
-
 def expected_run_count(multirun_yaml: Path) -> int | None:
     """Runs a Hydra multirun asked for: the product of its sweep axes; None if unknown.
 
@@ -160,19 +125,11 @@ def expected_run_count(multirun_yaml: Path) -> int | None:
     try:
         import yaml
 
+        from toymodels.sweeps import count_jobs, sweep_axes
+
         hydra = yaml.safe_load(multirun_yaml.read_text())["hydra"]
-        axes = {str(k): str(v) for k, v in ((hydra.get("sweeper") or {}).get("params") or {}).items()}
-        for override in hydra["overrides"]["task"]:
-            key, sep, value = str(override).partition("=")
-            if sep:  # `~key` (delete) has no value and sweeps nothing
-                axes[key.lstrip("+~")] = value
-        total = 1
-        for value in axes.values():
-            length = _sweep_axis_length(value)
-            if length is None:
-                return None
-            total *= length
-        return total
+        params = (hydra.get("sweeper") or {}).get("params")
+        return count_jobs(sweep_axes(hydra["overrides"]["task"], params))
     except Exception:  # any failure here only means "expected count unknown"
         return None
 

@@ -7,30 +7,17 @@ sizes differ in cost by 30x, and sweeps go seed by seed, so after the first seed
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 
 from hydra.experimental.callback import Callback
 
+from toymodels.sweeps import count_jobs, sweep_axes
+
 
 def _fmt_time(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def sweep_axes(config) -> dict[str, list[str]]:
-    """The sweep's axes (key -> values) from the sweeper params and comma-list overrides."""
-    axes: dict[str, list[str]] = {}
-    params = config.hydra.sweeper.get("params") or {}
-    for key, value in params.items():
-        axes[str(key)] = [v.strip() for v in str(value).split(",")]
-    for override in config.hydra.overrides.task:
-        key, _, value = override.partition("=")
-        key = key.lstrip("+~")
-        if "," in value and not value.startswith(("[", "{")):
-            axes[key] = [v.strip() for v in value.split(",")]
-    return axes
 
 
 class SweepProgress(Callback):
@@ -48,10 +35,14 @@ class SweepProgress(Callback):
     def on_multirun_start(self, config, **kwargs) -> None:
         self.multirun = True
         self.t0 = time.perf_counter()
-        axes = sweep_axes(config)
-        self.total = math.prod(len(v) for v in axes.values()) if axes else None
-        others = math.prod(len(v) for k, v in axes.items() if k != "model") if axes else 1
-        self.models = {m: others for m in axes.get("model", [])}
+        try:
+            axes = sweep_axes(config.hydra.overrides.task, config.hydra.sweeper.get("params"))
+        except Exception:  # an axis we cannot enumerate: say "?" rather than guess
+            axes = None
+        self.total = count_jobs(axes) if axes is not None else None
+        if axes:
+            others = count_jobs({k: v for k, v in axes.items() if k != "model"})
+            self.models = {m.partition("=")[2]: others for m in axes.get("model", [])}
         print(f"[sweep] {self.total or '?'} runs into {config.hydra.sweep.dir}", flush=True)
 
     def on_job_start(self, config, **kwargs) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from toymodels.config import ConfigError, build_run, check_sweep_strategy, config_dir
 from toymodels.runs import read_run_json
+from toymodels.sweeps import count_jobs, sweep_axes
 
 
 def train(cfg) -> dict:
@@ -274,28 +275,24 @@ def check_command_line(args: list[str]) -> None:
             overrides.append(arg)
     multirun = "-m" in args or "--multirun" in args
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-        fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-        axes = {o.get_key_element(): [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
-                for o in parsed if o.is_sweep_override()}
+        # Delete overrides (~key) have no value and sweep nothing: they go to every job as they are.
+        deletes = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if o.is_delete()]
+        axes = sweep_axes(overrides)
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            first = compose("train", overrides=fixed + [v[0] for v in axes.values()], return_hydra_config=True)
+            first = compose("train", overrides=deletes + [v[0] for v in axes.values()], return_hydra_config=True)
             multirun = multirun or str(first.hydra.mode) == "RunMode.MULTIRUN"
-            if multirun:  # sweep axes an experiment declares, unless the command line sets them
+            if multirun:  # with the sweep an experiment declares, unless the command line sets those keys
                 params = first.hydra.sweeper.get("params")
-                for key, values in (OmegaConf.to_container(params) if params else {}).items():
-                    if key not in axes and not any(o.startswith(f"{key}=") for o in fixed):
-                        axes[key] = [f"{key}={v.strip()}" for v in str(values).split(",")]
-            elif axes:
-                raise ConfigError(f"{next(iter(axes))} lists several values: add -m to sweep over them")
-            jobs = list(itertools.islice(itertools.product(*axes.values()), MAX_CHECKED_JOBS))
-            for job in jobs:
-                cfg = compose("train", overrides=fixed + list(job), return_hydra_config=True)
+                axes = sweep_axes(overrides, OmegaConf.to_container(params) if params else None)
+            elif count_jobs(axes) > 1:
+                swept = next(key for key, values in axes.items() if len(values) > 1)
+                raise ConfigError(f"{swept} lists several values: add -m to sweep over them")
+            for job in itertools.islice(itertools.product(*axes.values()), MAX_CHECKED_JOBS):
+                cfg = compose("train", overrides=deletes + list(job), return_hydra_config=True)
                 spec = build_run(cfg)
-                if multirun:
-                    check_sweep_strategy(spec.trainer_kwargs, cfg.hydra.launcher._target_)
                 hydra_dirs = OmegaConf.to_container(cfg.hydra, resolve=False)
                 if multirun:
+                    check_sweep_strategy(spec.trainer_kwargs, cfg.hydra.launcher._target_)
                     run_dir = _resolve_dir(cfg, hydra_dirs["sweep"]["dir"], hydra_dirs["sweep"]["subdir"])
                 else:
                     run_dir = _resolve_dir(cfg, hydra_dirs["run"]["dir"])
