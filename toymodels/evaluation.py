@@ -129,20 +129,19 @@ class Evaluator:
         keys and values of the correct prefix are exactly greedy decoding's cache, so rows are
         grouped by their first error and continued from there (rows with none are already done).
         """
-        n, length = target.shape
         wrong = (argmax != target) & trained
-        first = torch.where(wrong.any(1), wrong.int().argmax(1), length)
-        out = torch.where(torch.arange(length, device=target.device) < first[:, None], target, argmax)
-        p, task = self.task.prompt_len, self.task
+        first = torch.where(wrong.any(1), wrong.int().argmax(1), target.shape[1])
+        out = torch.where(torch.arange(target.shape[1], device=target.device) < first[:, None], target, argmax)
+        task, p = self.task, self.task.prompt_len
         # A fixed-width answer's length is known, so what comes after its last digit (END) is never
         # scored: decode only up to there.
-        length = task.scratch_len + task.answer_width + (0 if task.pad_answer else 1)
+        scored = task.scratch_len + task.answer_width + (0 if task.pad_answer else 1)
         for e in first.unique().tolist():
-            if e >= length - 1:
+            if e >= scored - 1:
                 continue  # no error, or only in the last scored token: nothing to decode
             idx = (first == e).nonzero().squeeze(1)
             cache = [[k[idx, :, : p + e], v[idx, :, : p + e]] for k, v in caches]
-            out[idx, e + 1 : length] = model.greedy_continue(argmax[idx, e], cache, p + e, length - 1 - e)
+            out[idx, e + 1 : scored] = model.greedy_continue(argmax[idx, e], cache, p + e, scored - 1 - e)
         return out
 
 
