@@ -27,10 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from toymodels.runs import atomic_write, read_run_json, write_json
+from toymodels.runs import METRICS, atomic_write, read_run_json, write_json
 from toymodels.tasks import END, PAD, Task, answer_significance
 
-METRICS = ("exact_match", "digit_accuracy", "edit_distance", "answer_logprob", "token_accuracy", "loss")
 # The part of run.json that only the process running the fit knows (see RunRecorder.write_run_json).
 PROGRESS = ("step", "flops", "tokens", "flops_6nd", "metrics", "wall_seconds", "eval_seconds")
 
@@ -89,6 +88,7 @@ class Evaluator:
             "digit_accuracy": float((hit.sum(1) / has_digit.sum(1)).mean()),
             "edit_distance": float(dist.mean()),
             "answer_logprob": float(logp.double().mean()),
+            "answer_prob": float(logp.double().exp().mean()),
             "token_accuracy": float(correct.sum() / (self.target_sig >= 0).sum()),
             "loss": float(ce_sum.sum() / n_tok.sum()),
         }

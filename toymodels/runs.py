@@ -1,4 +1,9 @@
-"""Run folder files: reading run.json back, and writing files atomically (no torch in here)."""
+"""Run records: the metric names, reading run.json back, writing files atomically (no torch in here).
+
+The names of the metrics every evaluation point records are a contract (README, DESIGN.md): the
+evaluator writes them, the report and the forecasts read them, W&B shows them. They are defined
+here once, in the torch-free layer both sides import.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,20 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
+
+# Every evaluation point's metrics, in the order metrics.csv and run.json hold them.
+METRICS = (
+    "exact_match",  # greedy, the whole answer right: the "emergent" metric
+    "digit_accuracy",  # greedy, fraction of answer digits right, aligned by significance
+    "edit_distance",  # greedy, token edit distance of the written answer to the target
+    "answer_logprob",  # teacher-forced, mean log p(whole answer)
+    "answer_prob",  # teacher-forced, mean p(whole answer): expected accuracy of sampling at temperature 1
+    "token_accuracy",  # teacher-forced, fraction of answer digits whose argmax is right
+    "loss",  # teacher-forced cross-entropy on every target token
+)
+LOWER_IS_BETTER = frozenset({"edit_distance", "loss"})
 
 
 def atomic_write(path: Path, content: str | Callable[[Path], None]) -> None:
@@ -34,18 +53,21 @@ def atomic_write(path: Path, content: str | Callable[[Path], None]) -> None:
 
 
 def write_json(path: Path, obj: dict) -> None:
-    """Atomically write JSON (NaN and inf become null)."""
-    atomic_write(path, json.dumps(_finite(obj), indent=2) + "\n")
+    """Atomically write strict JSON (NaN and inf become null, NumPy scalars plain numbers)."""
+    atomic_write(path, json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
-def _finite(x):
-    if isinstance(x, float) and not math.isfinite(x):
+def jsonable(obj):
+    """A copy of obj that strict JSON accepts: NaN/inf become None, NumPy scalars Python ones, keys strings."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
         return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    return x
+    return obj
 
 
 def read_run_json(run_dir: Path) -> dict | None:
