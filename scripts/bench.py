@@ -95,7 +95,7 @@ def lightning_tokens_per_s(spec, warmup: int) -> float:
         trainer = build_trainer(spec, Path(run_dir), [timer])
         trainer.fit(module, datamodule=data)
         spec.close_loggers()
-    return (spec.max_steps - warmup) * module.tokens_per_step / (timer.t1 - timer.t0)
+    return (spec.max_steps - warmup) * module.cost.tokens / (timer.t1 - timer.t0)
 
 
 def bare_tokens_per_s(spec, warmup: int) -> float:
@@ -128,7 +128,7 @@ def bare_tokens_per_s(spec, warmup: int) -> float:
         if not torch.isfinite(loss):
             raise RuntimeError("loss diverged")
     _sync(device)
-    return (spec.max_steps - warmup) * module.tokens_per_step / (time.perf_counter() - t0)
+    return (spec.max_steps - warmup) * module.cost.tokens / (time.perf_counter() - t0)
 
 
 def run_cli(*overrides: str) -> dict:
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     for name in models:
         spec = compose(f"model={name}", *common)
         module = spec.make_module()
-        flops_per_token = module.flops_per_step / module.tokens_per_step
+        flops_per_token = module.cost.flops / module.cost.tokens
         bare = bare_tokens_per_s(spec, warmup)
         light = lightning_tokens_per_s(spec, warmup)
         from toymodels.model import non_embedding_params

@@ -30,58 +30,98 @@ def _ckpt_step(run_dir) -> int:
     import torch
 
     path = run_dir / "checkpoints" / "last.ckpt"
-    try:
-        return torch.load(path, weights_only=True)["global_step"] if path.exists() else 0
-    except Exception:  # being replaced right now
-        return 0
+    return torch.load(path, weights_only=True)["global_step"] if path.exists() else 0
 
 
-def _rows_at_least(run_dir, n):
-    try:
-        return len(read_metrics(run_dir)) >= n
-    except (OSError, KeyError, ValueError):
-        return False
+def _interrupted(run_dir, after_points: int, sig: str, cwd):
+    """Train RUN into run_dir and send it `sig` right after its after_points-th evaluation point."""
+    return run_cli("tests.interrupt", "--after-points", str(after_points), "--signal", sig, "--", *RUN,
+                   f"hydra.run.dir={run_dir}", cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """metrics.csv of the uninterrupted run."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    proc = run_cli("toymodels.train", *RUN, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return read_metrics(run_dir)
+
+
+def _same_points(resumed: list[dict], uninterrupted: list[dict]) -> None:
+    assert [r["step"] for r in resumed] == [r["step"] for r in uninterrupted]  # none missing or doubled
+    for a, b in zip(resumed, uninterrupted):
+        for key in ("exact_match", "digit_accuracy", "answer_logprob", "loss"):
+            assert a[key] == pytest.approx(b[key], abs=1e-6), (a["step"], key)
 
 
 @pytest.mark.slow
-def test_kill_9_then_rerun_resumes_to_the_same_result(tmp_path):
-    reference = tmp_path / "reference"
-    assert run_cli("toymodels.train", *RUN, f"hydra.run.dir={reference}", cwd=tmp_path).returncode == 0
-
-    run_dir = tmp_path / "killed"
-    proc = _start(*RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    _wait_for(lambda: _ckpt_step(run_dir) >= 80 and _rows_at_least(run_dir, 8), proc)
-    proc.kill()
-    proc.wait()
+@pytest.mark.parametrize("after_points", [1, 14], ids=["before-the-first-checkpoint", "between-point-and-checkpoint"])
+def test_kill_9_then_rerun_resumes_to_the_same_result(tmp_path, reference, after_points):
+    run_dir = tmp_path / "run"
+    killed = _interrupted(run_dir, after_points, "KILL", tmp_path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    before = read_metrics(run_dir)
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+    checkpoint = _ckpt_step(run_dir)
+    assert checkpoint < before[-1]["step"]  # the last point is newer than the checkpoint: it must be redone
+    assert (checkpoint == 0) == (after_points == 1)
 
     again = run_cli("toymodels.train", *RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "resuming" in again.stdout
-    record = json.loads((run_dir / "run.json").read_text())
-    assert record["status"] == "completed"
-    resumed, uninterrupted = read_metrics(run_dir), read_metrics(reference)
-    assert [r["step"] for r in resumed] == [r["step"] for r in uninterrupted]  # none missing or doubled
-    for a, b in zip(resumed, uninterrupted):
-        for key in ("exact_match", "digit_accuracy", "loss"):
-            assert a[key] == pytest.approx(b[key], abs=1e-6)
+    assert ("resuming" in again.stdout) == (checkpoint > 0)
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
+    resumed = read_metrics(run_dir)
+    _same_points(resumed, reference)
+    # A real resume: the points up to the checkpoint are the killed session's own (same wall clock).
+    kept = [r for r in before if r["step"] <= checkpoint]
+    assert [r["wall_seconds"] for r in resumed[: len(kept)]] == [r["wall_seconds"] for r in kept]
 
 
 @pytest.mark.slow
-def test_sigterm_stops_the_run_without_calling_it_completed(tmp_path):
+def test_sigterm_stops_the_run_and_the_rerun_resumes_to_the_same_result(tmp_path, reference):
     run_dir = tmp_path / "run"
-    proc = _start(*RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    _wait_for(lambda: _rows_at_least(run_dir, 3), proc)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err[-2000:]
+    stopped = _interrupted(run_dir, 14, "TERM", tmp_path)
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    assert "Traceback" not in stopped.stderr
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "running" and "interrupted" in record["message"]
-    assert "Traceback" not in err
     # The step reached was kept: the re-run starts from there, not from an older checkpoint.
-    assert _ckpt_step(run_dir) == record["step"]
+    assert _ckpt_step(run_dir) == record["step"] == read_metrics(run_dir)[-1]["step"]
     again = run_cli("toymodels.train", *RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    assert again.returncode == 0 and json.loads((run_dir / "run.json").read_text())["status"] == "completed"
+    assert again.returncode == 0 and "resuming" in again.stdout, again.stderr[-2000:]
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
+    _same_points(read_metrics(run_dir), reference)
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_keeps_the_step_reached(tmp_path):
+    run_dir = tmp_path / "run"
+    stopped = _interrupted(run_dir, 3, "INT", tmp_path)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "running" and "interrupted" in record["message"]
+    assert _ckpt_step(run_dir) == record["step"] > 0
+
+
+@pytest.mark.slow
+def test_two_processes_never_train_into_one_run_folder(tmp_path):
+    run_dir = tmp_path / "run"
+    first = _start(*RUN[:-2], "train.steps=3000", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    try:
+        _wait_for(lambda: (run_dir / "metrics.csv").exists(), first)
+        before = (run_dir / ".hydra" / "config.yaml").read_text(), (run_dir / "run.json").read_text()
+        second = run_cli("toymodels.train", *RUN[:-2], "train.steps=3000", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+        lines = [line for line in second.stderr.splitlines() if line.strip()]
+        assert second.returncode == 2 and len(lines) == 1 and "in use by another training process" in lines[0]
+        assert (run_dir / ".hydra" / "config.yaml").read_text() == before[0]
+    finally:
+        first.kill()
+        first.wait()
+    # The lock dies with its holder (kill -9): the same command now runs, resuming what the first one saved.
+    again = run_cli("toymodels.train", *RUN[:-2], "train.steps=3000", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
 
 
 @pytest.mark.slow
@@ -110,8 +150,16 @@ BAD_OVERRIDES = [
     ("train.lr=-0.1", "train.lr=-0.1 must be > 0"),
     ("train.lr=fast", "train.lr='fast' must be a finite number"),
     ("train.batch_size=0", "train.batch_size=0 must be > 0"),
-    ("train.steps=100", "give exactly one training budget"),
+    ("train.steps=0", "train.steps=0 must be > 0"),
     ("eval.size=5000", "eval.size=5000 is larger than the"),
+    ("logger.kind=foo", "logger.kind='foo' is unknown"),
+    ("logger.mode=onlin", "logger.mode='onlin' is unknown"),
+    ("logger=wandb logger.init_timeout=0", "logger.init_timeout=0 must be a number of seconds > 0"),
+    ("+trainer.accumulate_grad_batches=4", "trainer.accumulate_grad_batches=4 is not allowed"),
+    ("+trainer.max_epochs=3", "trainer.max_epochs=3 is not allowed"),
+    ("train.min_lr_ratio=1.5", "train.min_lr_ratio=1.5 must be in [0, 1]"),
+    ("trainer=ddp_sim train.batch_size=3", "train.batch_size=3 is not divisible by the 2 processes"),
+    ("train.steps=10 train.tokens=1e5", "give exactly one training budget"),
     ("train.foo=1", "Could not override 'train.foo'"),
     ("+bar=1", "bar is not a known key"),
     ("model.context=4", "model.context=4 is too short"),
@@ -120,7 +168,7 @@ BAD_OVERRIDES = [
 
 @pytest.mark.parametrize("override, message", BAD_OVERRIDES, ids=[o for o, _ in BAD_OVERRIDES])
 def test_bad_override_gives_one_line_and_writes_nothing(tmp_path, override, message):
-    proc = run_cli("toymodels.train", "task.n_digits=2", override, f"hydra.run.dir={tmp_path / 'run'}",
+    proc = run_cli("toymodels.train", "task.n_digits=2", *override.split(), f"hydra.run.dir={tmp_path / 'run'}",
                    cwd=tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2
@@ -179,3 +227,16 @@ def test_divergence_is_recorded_and_the_sweep_goes_on(tmp_path):
     diverged = json.loads((sweep / "lr1000000.0" / "run.json").read_text())
     assert diverged["status"] == "diverged" and "loss became" in diverged["message"]
     assert json.loads((sweep / "lr0.003" / "run.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_a_diverged_run_exits_3_and_is_skipped_when_run_again(tmp_path):
+    args = (*RUN[:-2], "train.steps=30", "train.warmup_steps=0", "train.grad_clip=0", "train.lr=1e6",
+            f"hydra.run.dir={tmp_path / 'run'}")
+    proc = run_cli("toymodels.train", *args, cwd=tmp_path)
+    assert proc.returncode == 3 and "diverged" in proc.stderr and "Traceback" not in proc.stderr
+    record = (tmp_path / "run" / "run.json").read_text()
+    assert json.loads(record)["status"] == "diverged"
+    again = run_cli("toymodels.train", *args, cwd=tmp_path)
+    assert again.returncode == 0 and "already diverged" in again.stdout
+    assert (tmp_path / "run" / "run.json").read_text() == record

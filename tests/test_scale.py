@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from tests.helpers import cli_env, read_metrics, run_cli
-from toymodels.config import ConfigError, check_sweep_strategy
+from toymodels.config import check_sweep_strategy
+from toymodels.errors import ConfigError
 
 TINY = ("model=d16", "task.n_digits=2", "eval.size=100", "train.tokens=null", "train.steps=40")
 RECORD_KEYS = ("status", "step", "flops", "tokens", "flops_6nd", "max_flops", "flops_per_step", "tokens_per_step")
@@ -45,7 +46,7 @@ def test_two_process_runs_record_the_flops_and_tokens_of_one_process(tmp_path):
             (r["step"], r["tokens"], r["flops"]) for r in tables["cpu"]]
         assert records[name]["metrics"]["loss"] == pytest.approx(one["metrics"]["loss"], abs=0.1)
     assert _files(tmp_path / "ddp_sim") == _files(tmp_path / "cpu")
-    assert [f for f in _files(tmp_path / "ddp") if f.endswith("metrics.csv")] == ["csv/metrics.csv", "metrics.csv"]
+    assert [f for f in _files(tmp_path / "ddp") if f.endswith(".csv")] == ["metrics.csv", "train_curve.csv"]
 
 
 @pytest.mark.slow

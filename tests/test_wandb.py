@@ -23,10 +23,10 @@ import pytest
 pytest.importorskip("wandb")
 from wandb.proto import wandb_internal_pb2  # noqa: E402
 
-from toymodels.config import ConfigError  # noqa: E402
+from toymodels.errors import ConfigError  # noqa: E402
+from toymodels.runs import METRICS  # noqa: E402
 from toymodels.wandb_logging import resolve_mode  # noqa: E402
 
-METRICS = ("exact_match", "digit_accuracy", "edit_distance", "answer_logprob", "token_accuracy", "loss")
 TINY = ["logger=wandb", "model=d16", "task.n_digits=1", "eval.size=16", "train.tokens=null", "train.steps=40",
         "trainer.log_every_n_steps=10"]
 NO_SERVER = "http://127.0.0.1:9"

@@ -10,12 +10,10 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from toymodels.errors import ConfigError
+from toymodels.loggers import LoggerConfig
 from toymodels.model import ModelConfig, non_embedding_params, total_params
 from toymodels.tasks import VOCAB, Task
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot work; the message is one line for the user."""
 
 
 def config_dir() -> Path:
@@ -28,6 +26,24 @@ def config_dir() -> Path:
 
 
 TRAINER_EXTRAS = ("threads", "matmul_precision", "compile")
+# Trainer options that would change what one optimizer step means (and so the token and FLOPs
+# accounting, the training stream and the resume point), or that toymodels sets itself.
+STEP_MEANING = {
+    "accumulate_grad_batches": "several batches per optimizer step would under-count tokens and FLOPs",
+    "max_steps": "the budget is train.tokens, train.flops or train.steps",
+    "min_steps": "the budget is train.tokens, train.flops or train.steps",
+    "max_epochs": "the budget is train.tokens, train.flops or train.steps",
+    "min_epochs": "the budget is train.tokens, train.flops or train.steps",
+    "limit_train_batches": "the training stream is endless; the budget is train.tokens, train.flops or train.steps",
+    "overfit_batches": "the training stream is endless; the budget is train.tokens, train.flops or train.steps",
+    "fast_dev_run": "use debug=fdr (20 steps) instead",
+    "gradient_clip_val": "set train.grad_clip instead",
+    "gradient_clip_algorithm": "train.grad_clip clips the gradient norm",
+    "logger": "choose logger=csv|tensorboard|wandb",
+    "callbacks": "toymodels sets its own callbacks",
+    "default_root_dir": "set hydra.run.dir",
+    "enable_checkpointing": "checkpoints are how a run resumes",
+}
 KNOWN_TOP_LEVEL = {"task", "model", "trainer", "logger", "train", "eval", "seed", "verbose", "run_name", "sweep_name"}
 
 
@@ -91,10 +107,17 @@ class RunSpec:
     checkpoint_every: int
     trainer_kwargs: dict
     runtime: dict  # threads, matmul_precision, compile: process settings, not Trainer arguments
-    logger: dict
+    logger: LoggerConfig
     verbose: bool
     config: dict
     _loggers: list | None = None
+
+    @property
+    def cost(self):
+        """Tokens and FLOPs of one optimizer step (toymodels.module.StepCost)."""
+        from toymodels.module import step_cost
+
+        return step_cost(self.model, self.task, self.batch_size)
 
     def make_data(self):
         from toymodels.data import ArithmeticData
@@ -118,17 +141,19 @@ class RunSpec:
 
     def make_evaluator(self, data):
         """The evaluator on the held-out set (build_run already checked that it fits)."""
-        from toymodels.evaluation import Evaluator
+        from toymodels.metrics import Evaluator
 
-        return Evaluator(self.task, data.eval_rows, self.eval_batch_size)
+        return Evaluator(self.task, *data.eval_problems, batch_size=self.eval_batch_size)
 
-    def info(self, module) -> dict:
+    def info(self) -> dict:
         """The static part of run.json."""
+        cost = self.cost
         return {
             "name": self.name,
             "task": self.task.name,
             "n_digits": self.task.n_digits,
             "format": self.task.format,
+            "split": self.task.split,
             "task_label": self.task.label,
             "model": self.model.name,
             "d_model": self.model.d_model,
@@ -138,14 +163,33 @@ class RunSpec:
             "seed": self.seed,
             "params": total_params(self.model),
             "non_embedding_params": non_embedding_params(self.model),
-            "flops_per_step": module.flops_per_step,
-            "tokens_per_step": module.tokens_per_step,
+            "flops_per_step": cost.flops,
+            "tokens_per_step": cost.tokens,
             "max_steps": self.max_steps,
-            "max_flops": module.flops_per_step * self.max_steps,
+            "max_flops": cost.flops * self.max_steps,
+            "warmup_steps": self.warmup_steps,
             "eval_size": self.eval_size,
-            "chance": {"exact_match": self.task.chance_exact_match, "digit_accuracy": 0.1},
+            "chance": self.task.chance,
             "config": self.config,
         }
+
+    @property
+    def warmup_steps(self) -> int:
+        """The warm-up the schedule uses: train.warmup_steps, capped at a tenth of the run."""
+        from toymodels.module import warmup_steps
+
+        return warmup_steps(self.optim.warmup_steps, self.max_steps)
+
+    @property
+    def world_size(self) -> int | None:
+        """Processes the trainer config starts (devices x nodes), None where only the hardware knows."""
+        devices, nodes = self.trainer_kwargs.get("devices", 1), self.trainer_kwargs.get("num_nodes", 1) or 1
+        if isinstance(devices, (list, tuple)):
+            return len(devices) * nodes
+        text = str(devices).strip()
+        if "," in text:
+            return len([d for d in text.split(",") if d.strip()]) * nodes
+        return int(text) * nodes if text.isdigit() else None
 
     def make_loggers(self, run_dir: Path) -> list:
         from toymodels.loggers import make_loggers
@@ -201,22 +245,19 @@ def build_run(cfg) -> RunSpec:
     for key in ("lr", "weight_decay", "beta1", "beta2", "min_lr_ratio", "grad_clip"):
         if key in t:
             _number("train", key, t[key], allow_zero=key != "lr")
-    for key in ("beta1", "beta2", "min_lr_ratio"):
-        if key in t and not t[key] < 1 + (key == "min_lr_ratio"):
+    for key in ("beta1", "beta2"):
+        if key in t and not t[key] < 1:
             raise ConfigError(f"train.{key}={t[key]!r} must be below 1")
+    if "min_lr_ratio" in t and not t["min_lr_ratio"] <= 1:
+        raise ConfigError(f"train.min_lr_ratio={t['min_lr_ratio']!r} must be in [0, 1] (the decay ends at lr * ratio)")
     if "warmup_steps" in t:
         _number("train", "warmup_steps", t["warmup_steps"], int, allow_zero=True)
     optim = _build(OptimConfig, t, "train")
 
-    tokens_per_step = batch_size * (task.seq_len - 1)
-    if budget_key == "steps":
-        max_steps = budget
-    elif budget_key == "tokens":
-        max_steps = math.ceil(budget / tokens_per_step)
-    else:
-        from toymodels.model import training_flops_per_token
+    from toymodels.module import step_cost
 
-        max_steps = math.ceil(budget / (tokens_per_step * training_flops_per_token(model, task.seq_len - 1)))
+    cost = step_cost(model, task, batch_size)
+    max_steps = budget if budget_key == "steps" else math.ceil(budget / getattr(cost, budget_key))
 
     e = dict(c["eval"])
     known_eval = {"size", "seed", "per_decade", "start_fraction", "batch_size"}
@@ -242,8 +283,13 @@ def build_run(cfg) -> RunSpec:
         raise ConfigError(
             f"trainer.matmul_precision={runtime['matmul_precision']!r} is unknown; choose highest, high or medium"
         )
+    for key, why in STEP_MEANING.items():
+        value = trainer_kwargs.get(key)
+        if key in trainer_kwargs and not (key == "accumulate_grad_batches" and value == 1):
+            raise ConfigError(f"trainer.{key}={value!r} is not allowed: {why}")
+    logger = _build(LoggerConfig, dict(c["logger"]), "logger")
 
-    return RunSpec(
+    spec = RunSpec(
         name=str(c.get("run_name") or f"{task.name}-{model.name}-s{seed}"),
         seed=seed,
         task=task,
@@ -259,10 +305,17 @@ def build_run(cfg) -> RunSpec:
         checkpoint_every=checkpoint_every,
         trainer_kwargs=trainer_kwargs,
         runtime=runtime,
-        logger=dict(c["logger"]),
+        logger=logger,
         verbose=bool(c.get("verbose", True)),
         config={k: c[k] for k in ("task", "model", "train", "eval", "seed") if k in c},
     )
+    world = spec.world_size
+    if world and batch_size % world:
+        raise ConfigError(
+            f"train.batch_size={batch_size} is not divisible by the {world} processes of trainer.devices="
+            f"{trainer_kwargs.get('devices')} x trainer.num_nodes={trainer_kwargs.get('num_nodes', 1)}"
+        )
+    return spec
 
 
 def check_sweep_strategy(trainer: dict, launcher: str) -> None:

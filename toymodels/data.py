@@ -41,7 +41,7 @@ class ArithmeticData(L.LightningDataModule):
         super().__init__()
         self.task, self.batch_size, self.seed = task, batch_size, seed
         self.eval_size, self.eval_seed = eval_size, eval_seed
-        self._eval_rows: np.ndarray | None = None
+        self._eval_problems: tuple[np.ndarray, np.ndarray] | None = None
 
     def batch(self, step: int, rank: int = 0, size: int | None = None) -> torch.Tensor:
         """Training batch number `step` of process `rank`."""
@@ -50,12 +50,11 @@ class ArithmeticData(L.LightningDataModule):
         return torch.from_numpy(self.task.encode_rows(a, b))
 
     @property
-    def eval_rows(self) -> np.ndarray:
-        """The held-out evaluation set as token rows (eval_size, seq_len)."""
-        if self._eval_rows is None:
-            a, b = self.task.heldout_problems(self.eval_size, self.eval_seed)
-            self._eval_rows = self.task.encode_rows(a, b)
-        return self._eval_rows
+    def eval_problems(self) -> tuple[np.ndarray, np.ndarray]:
+        """The held-out evaluation set: operands (a, b), eval_size problems chosen by eval_seed."""
+        if self._eval_problems is None:
+            self._eval_problems = self.task.heldout_problems(self.eval_size, self.eval_seed)
+        return self._eval_problems
 
     def train_dataloader(self) -> TrainStream:
         return TrainStream(self)

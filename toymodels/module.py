@@ -15,12 +15,31 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from toymodels.errors import DivergedError
 from toymodels.model import ModelConfig, Transformer, flops_6nd_per_token, training_flops_per_token
 from toymodels.tasks import PAD, Task
 
 
-class DivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
+@dataclass(frozen=True)
+class StepCost:
+    """What one optimizer step of the global batch costs: tokens, training FLOPs, and 6·N·D beside them."""
+
+    tokens: int
+    flops: float
+    flops_6nd: float
+
+
+def step_cost(model_cfg: ModelConfig, task: Task, batch_size: int) -> StepCost:
+    """The per-step constants of a run. Tokens are every input position of every row, prompt included
+    (the model computes them all, though only target positions get a loss)."""
+    tokens = batch_size * (task.seq_len - 1)
+    return StepCost(tokens, tokens * training_flops_per_token(model_cfg, task.seq_len - 1),
+                    tokens * flops_6nd_per_token(model_cfg))
+
+
+def warmup_steps(requested: int, max_steps: int) -> int:
+    """The linear warm-up a run uses: the requested steps, capped at a tenth of the run (at least 1)."""
+    return min(requested, max(1, max_steps // 10))
 
 
 @dataclass
@@ -43,19 +62,17 @@ class ArithmeticLM(L.LightningModule):
         super().__init__()
         self.model = Transformer(model_cfg)
         self.task, self.optim, self.max_steps = task, optim, max_steps
-        self.tokens_per_step = batch_size * (task.seq_len - 1)  # every input position, prompt included
-        self.flops_per_step = self.tokens_per_step * training_flops_per_token(model_cfg, task.seq_len - 1)
-        self.flops_6nd_per_step = self.tokens_per_step * flops_6nd_per_token(model_cfg)
+        self.cost = step_cost(model_cfg, task, batch_size)
 
     @property
     def flops(self) -> float:
         """Training FLOPs done so far."""
-        return self.global_step * self.flops_per_step
+        return self.global_step * self.cost.flops
 
     @property
     def tokens(self) -> int:
         """Training tokens seen so far."""
-        return self.global_step * self.tokens_per_step
+        return self.global_step * self.cost.tokens
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         start = self.task.prompt_len - 1  # the first prediction that belongs to the target
@@ -71,8 +88,8 @@ class ArithmeticLM(L.LightningModule):
         # steps the loggers write.
         if log_step:
             self.log_dict({"train/loss": loss.detach(), "train/lr": self.lr_schedulers().get_last_lr()[0],
-                           "flops": float(self.flops_per_step * (self.global_step + 1)),
-                           "tokens": float(self.tokens_per_step * (self.global_step + 1))}, on_step=True)
+                           "flops": float(self.cost.flops * (self.global_step + 1)),
+                           "tokens": float(self.cost.tokens * (self.global_step + 1))}, on_step=True)
         return loss
 
     def configure_optimizers(self):
@@ -84,9 +101,9 @@ class ArithmeticLM(L.LightningModule):
             [{"params": decay, "weight_decay": o.weight_decay}, {"params": rest, "weight_decay": 0.0}],
             lr=o.lr,
             betas=(o.beta1, o.beta2),
-            fused=True,
+            fused=True,  # torch >= 2.4 has a fused AdamW on CPUs too
         )
-        warmup = min(o.warmup_steps, max(1, self.max_steps // 10))
+        warmup = warmup_steps(o.warmup_steps, self.max_steps)
 
         def lr_factor(step: int) -> float:
             if step < warmup:

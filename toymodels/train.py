@@ -1,7 +1,7 @@
 """The training entry point: compose the Hydra config, build the run, fit, write the records.
 
 ``toymodels-train [overrides]`` or ``python -m toymodels.train [overrides]``. Thin on purpose: the
-work lives in tasks, data, model, module and evaluation; here we only translate the config into
+work lives in tasks, data, model, module, metrics and recorder; here we only translate the config into
 those objects, check it, and decide the run's final status.
 """
 
@@ -16,29 +16,36 @@ import time
 import warnings
 from pathlib import Path
 
-from toymodels.config import ConfigError, build_run, check_sweep_strategy, config_dir
+from toymodels.config import build_run, check_sweep_strategy, config_dir
+from toymodels.errors import ConfigError, DivergedError
 from toymodels.runs import read_run_json
 from toymodels.sweeps import count_jobs, sweep_axes
 
 
 def train(cfg) -> dict:
     """Train one run described by a composed config; returns its final run.json record."""
-    import lightning as L
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
-
-    from toymodels.evaluation import RunRecorder, flops_milestones
-    from toymodels.module import DivergedError
 
     spec = build_run(cfg)  # validates everything before anything is written
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     if in_sweep:
         check_sweep_strategy(spec.trainer_kwargs, HydraConfig.get().launcher._target_)
-    previous = check_run_folder(spec, run_dir)
-    if previous and previous.get("status") in FINAL_STATUSES:
-        print(f"[toymodels] {spec.name}: already {previous['status']} in {run_dir}, skipping", flush=True)
-        return previous
+    with RunLock(run_dir):
+        previous = check_run_folder(spec, run_dir)
+        if previous and previous.get("status") in FINAL_STATUSES:
+            print(f"[toymodels] {spec.name}: already {previous['status']} in {run_dir}, skipping", flush=True)
+            return previous
+        return _fit_run(spec, run_dir, in_sweep)
+
+
+def _fit_run(spec, run_dir: Path, in_sweep: bool) -> dict:
+    """Fit a checked run in its locked folder and decide its final status."""
+    import lightning as L
+
+    from toymodels.checkpoints import check_checkpoint, save_checkpoint_atomically
+    from toymodels.recorder import RunRecorder, flops_milestones
 
     # Lightning's INFO lines (GPU available..., tips) would be printed twice through Hydra's logging.
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
@@ -48,15 +55,18 @@ def train(cfg) -> dict:
     resume = run_dir / "checkpoints" / "last.ckpt"
     if resume.exists():
         check_checkpoint(resume, module)
-    milestones = flops_milestones(module.flops_per_step * spec.max_steps, spec.per_decade, spec.start_fraction)
-    recorder = RunRecorder(spec.make_evaluator(data), run_dir, spec.info(module), milestones, verbose=spec.verbose)
+    max_flops = spec.cost.flops * spec.max_steps
+    milestones = flops_milestones(max_flops, spec.per_decade, spec.start_fraction)
+    recorder = RunRecorder(spec.make_evaluator(data), run_dir, spec.info(), milestones, verbose=spec.verbose)
     trainer = build_trainer(spec, run_dir, [recorder])
     print(
         f"[toymodels] {spec.name}: {spec.task.label}, model {spec.model.name} "
-        f"({module.flops_per_step * spec.max_steps:.2e} FLOPs, {spec.max_steps} steps)"
-        + (" — resuming" if resume.exists() else ""),
+        f"({max_flops:.2e} FLOPs, {spec.max_steps} steps)" + (" — resuming" if resume.exists() else ""),
         flush=True,
     )
+    if spec.warmup_steps < spec.optim.warmup_steps:
+        print(f"[toymodels] {spec.name}: warm-up capped at {spec.warmup_steps} steps (a tenth of the run; "
+              f"train.warmup_steps={spec.optim.warmup_steps})", flush=True)
     t0 = time.perf_counter()
     try:
         fit(trainer, module, data, ckpt_path=str(resume) if resume.exists() else None)
@@ -73,7 +83,12 @@ def train(cfg) -> dict:
         sigterm = trainer.received_sigterm and not isinstance(err, KeyboardInterrupt)
         code = 143 if sigterm else 130
         if trainer.is_global_zero:
-            save_checkpoint_atomically(trainer, resume)
+            try:
+                resume.parent.mkdir(parents=True, exist_ok=True)
+                save_checkpoint_atomically(trainer, resume)
+            except Exception as err:  # after an interrupt, the trainer may be torn down: keep the last checkpoint
+                print(f"[toymodels] could not save a checkpoint at interruption ({type(err).__name__}: {err})",
+                      file=sys.stderr)
             recorder.write_run_json(
                 "running", f"interrupted at step {trainer.global_step}; run the same command again to resume",
                 pl_module=module,
@@ -139,32 +154,62 @@ def check_run_folder(spec, run_dir: Path) -> dict | None:
     return previous
 
 
-def check_checkpoint(path: Path, module) -> None:
-    """Refuse a truncated, corrupt or foreign checkpoint before Lightning touches anything."""
-    import torch
+class RunLock:
+    """An exclusive lock on a run folder (flock on `<run_dir>/.lock`) for as long as a process trains in it.
 
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        state = ckpt["state_dict"]
-    except Exception as err:  # torch raises many types for a bad file
-        raise ConfigError(
-            f"checkpoint {path} cannot be read ({type(err).__name__}): it is truncated or corrupt; "
-            "move it away to restart this run from its beginning"
-        ) from None
-    for key, value in module.state_dict().items():
-        theirs = state.get(key)
-        if theirs is None or tuple(theirs.shape) != tuple(value.shape):
-            shape = "missing" if theirs is None else f"shape {list(theirs.shape)}"
+    A second process that would train into the same folder (the same command started twice) is
+    refused with ConfigError. The kernel releases an flock when its holder dies, even by kill -9,
+    so a stale lock never blocks a resume. Only rank 0 of a multi-process run takes it.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path, self.handle = Path(run_dir) / ".lock", None
+
+    def __enter__(self) -> RunLock:
+        import fcntl
+
+        from lightning.fabric.utilities.rank_zero import _get_rank
+
+        if (_get_rank() or 0) != 0:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.close()
+            self.handle = None
             raise ConfigError(
-                f"checkpoint {path} holds another model ({key}: {shape}, this run needs {list(value.shape)}); "
-                "choose another hydra.run.dir"
-            )
+                f"{self.path.parent} is in use by another training process (started twice?); "
+                "wait for it to end, or choose another hydra.run.dir"
+            ) from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.handle is not None:
+            self.handle.close()  # closing releases the flock
+            self.handle = None
+
+
+def check_not_locked(run_dir: Path) -> None:
+    """ConfigError if another process holds the run folder's lock (the pre-check; writes nothing)."""
+    import fcntl
+
+    path = Path(run_dir) / ".lock"
+    if not path.exists():
+        return
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(
+                f"{path.parent} is in use by another training process (started twice?); "
+                "wait for it to end, or choose another hydra.run.dir"
+            ) from None
 
 
 def fit(trainer, module, data, ckpt_path: str | None) -> None:
     """trainer.fit; a ddp_spawn worker's DivergedError, which reaches this process only as text, is raised again."""
-    from toymodels.module import DivergedError
-
     try:
         trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
     except Exception as err:
@@ -175,24 +220,11 @@ def fit(trainer, module, data, ckpt_path: str | None) -> None:
         raise
 
 
-def save_checkpoint_atomically(trainer, path: Path) -> None:
-    """Save the trainer's state to path through a temporary file, so a kill never leaves half a file."""
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    try:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(tmp)
-        os.replace(tmp, path)
-    except Exception as err:  # after an interrupt, the trainer may be torn down: keep the last checkpoint
-        print(f"[toymodels] could not save a checkpoint at interruption ({type(err).__name__}: {err})",
-              file=sys.stderr)
-        tmp.unlink(missing_ok=True)
-
-
 def build_trainer(spec, run_dir: Path, callbacks: list, checkpoints: bool = True):
     """The Lightning Trainer of a run: its loggers, checkpoints every few steps, the budget."""
     import lightning as L
 
-    from toymodels.evaluation import AtomicCheckpoint
+    from toymodels.checkpoints import AtomicCheckpoint
 
     callbacks = list(callbacks)
     if checkpoints:
@@ -235,8 +267,8 @@ _FLAGS_WITH_VALUE = ("--config-path", "-cp", "--config-name", "-cn", "--config-d
 MAX_CHECKED_JOBS = 500
 
 
-def _one_line(err: BaseException) -> str:
-    """Hydra's and OmegaConf's multi-line messages, folded into one line."""
+def _hydra_message(err: BaseException) -> str:
+    """Hydra's and OmegaConf's multi-line messages, folded into one line for the user."""
     skip = ("Config search path", "\t")
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.startswith(skip)]
     options = getattr(err, "options", None)
@@ -264,6 +296,8 @@ def check_command_line(args: list[str]) -> None:
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
+    from toymodels.checkpoints import check_checkpoint
 
     overrides, skip = [], False
     for arg in args:
@@ -296,6 +330,7 @@ def check_command_line(args: list[str]) -> None:
                     run_dir = _resolve_dir(cfg, hydra_dirs["sweep"]["dir"], hydra_dirs["sweep"]["subdir"])
                 else:
                     run_dir = _resolve_dir(cfg, hydra_dirs["run"]["dir"])
+                check_not_locked(run_dir)
                 check_run_folder(spec, run_dir)
                 ckpt = run_dir / "checkpoints" / "last.ckpt"
                 if ckpt.exists():
@@ -303,7 +338,7 @@ def check_command_line(args: list[str]) -> None:
     except ConfigError:
         raise
     except (HydraException, OmegaConfBaseException, ValueError) as err:
-        raise ConfigError(_one_line(err)) from None
+        raise ConfigError(_hydra_message(err)) from None
 
 
 def _resolve_dir(cfg, *parts) -> Path:
@@ -315,9 +350,28 @@ def _resolve_dir(cfg, *parts) -> Path:
     return Path(node._dir_)
 
 
+BUDGETS = ("train.tokens", "train.flops", "train.steps")
+
+
+def with_one_budget(args: list[str]) -> list[str]:
+    """The command line with the budget the user typed replacing the configured one.
+
+    `train.steps=100` on the command line means "100 steps", whatever budget the config or an
+    experiment set: the budget keys the user did not mention are set to null. Two budgets typed
+    are left for build_run to refuse.
+    """
+    typed = {a.split("=", 1)[0].lstrip("+") for a in args if "=" in a and not a.startswith("-")}
+    given = [a for a in args if "=" in a and a.split("=", 1)[0].lstrip("+") in BUDGETS
+             and a.split("=", 1)[1].strip() not in ("null", "None", "")]
+    if not given:
+        return args
+    return args + [f"{key}=null" for key in BUDGETS if key not in typed]
+
+
 def main() -> None:
     """Console entry point."""
     os.environ.setdefault("HYDRA_FULL_ERROR", "0")
+    sys.argv[1:] = with_one_budget(sys.argv[1:])
     args = sys.argv[1:]
     if not any(a in _INFO_FLAGS or a.startswith("--info") for a in args):
         try:

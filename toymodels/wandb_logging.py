@@ -16,7 +16,6 @@ Only the process that creates the run (rank 0) talks to W&B.
 from __future__ import annotations
 
 import contextlib
-import math
 import netrc
 import os
 import secrets
@@ -28,16 +27,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from toymodels.errors import ConfigError, first_line
+
 MODES = ("online", "offline", "disabled")
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 PROBE_SECONDS = 5.0  # a server that does not accept a TCP connection in this time is "unreachable"
 _PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
-
-
-def _config_error(message: str):
-    from toymodels.config import ConfigError
-
-    return ConfigError(message)
 
 
 def base_url(environ=os.environ) -> str:
@@ -68,7 +63,7 @@ def resolve_mode(mode: str | None, environ=os.environ) -> tuple[str, str | None]
         if mode not in MODES:
             mode = "online" if has_credentials(base_url(environ), environ) else "offline"
     elif mode not in MODES:
-        raise _config_error(f"logger.mode={mode!r} is unknown; choose online, offline, disabled or null")
+        raise ConfigError(f"logger.mode={mode!r} is unknown; choose online, offline, disabled or null")
     if mode == "online" and not has_credentials(base_url(environ), environ):
         return "offline", "no API key (set WANDB_API_KEY or run `wandb login`)"
     return mode, None
@@ -103,11 +98,6 @@ def _warn(message: str) -> None:
     print(f"[toymodels] warning: {message}", file=sys.stderr, flush=True)
 
 
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
-
-
 @contextlib.contextmanager
 def _no_error_reporting():
     """Keep wandb's own error telemetry out of one init: after a failed start it would post the error to
@@ -123,28 +113,52 @@ def _no_error_reporting():
             os.environ["WANDB_ERROR_REPORTING"] = before
 
 
-def _init_run(cfg: dict, run_dir: Path, spec):
-    """Start the W&B run: online if asked for and possible in time, offline otherwise."""
+RUN_ID_FILE = "run_id"  # in <run_dir>/wandb/: the W&B run a resumed run goes on logging to
+
+
+def _stable_id(run_dir: Path) -> str:
+    """The W&B run id of this run folder: the one recorded there, else a new one (or WANDB_RUN_ID's)."""
+    path = run_dir / "wandb" / RUN_ID_FILE
+    try:
+        recorded = path.read_text().strip()
+    except OSError:
+        recorded = ""
+    return recorded or os.environ.get("WANDB_RUN_ID") or secrets.token_hex(4)
+
+
+def _record_id(run_dir: Path, run_id: str) -> None:
+    from toymodels.runs import atomic_write
+
+    (run_dir / "wandb").mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / "wandb" / RUN_ID_FILE, run_id + "\n")
+
+
+def _init_run(cfg, run_dir: Path, spec):
+    """Start the W&B run: online if asked for and possible in time, offline otherwise.
+
+    The run id is kept in the run folder, so a resumed run logs to the same W&B run (``resume="allow"``)
+    and ``wandb sync`` of its offline folders uploads one run, not one per attempt.
+    """
     import wandb
 
-    mode, problem = resolve_mode(cfg.get("mode"))
-    timeout = cfg.get("init_timeout", 15)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
-        raise _config_error(f"logger.init_timeout={timeout!r} must be a number of seconds > 0")
+    mode, problem = resolve_mode(cfg.mode)
+    timeout = cfg.init_timeout
     # Our own lines say where the run is; WANDB_SILENT=false brings wandb's back.
     os.environ.setdefault("WANDB_SILENT", "true")
     if wandb.run is not None:  # a run left open by an earlier job of this process must not swallow this one
         wandb.run.finish()
     init = dict(
-        project=cfg.get("project") or "toymodels",
-        entity=cfg.get("entity"),
-        group=cfg.get("group"),
-        name=cfg.get("name") or spec.name,
-        tags=[str(t) for t in (cfg.get("tags") or [])],
-        notes=cfg.get("notes"),
+        project=cfg.project or "toymodels",
+        entity=cfg.entity,
+        group=cfg.group,
+        name=cfg.name or spec.name,
+        tags=[str(t) for t in (cfg.tags or [])],
+        notes=cfg.notes,
         job_type="train",
         config={**spec.config, "trainer": dict(spec.trainer_kwargs), "run_name": spec.name},
         dir=str(run_dir),
+        id=_stable_id(run_dir),
+        resume="allow",
     )
     if mode == "online":
         url, started = base_url(), time.monotonic()
@@ -152,24 +166,28 @@ def _init_run(cfg: dict, run_dir: Path, spec):
         if unreachable:
             problem = f"{url} not reachable ({unreachable})"
         else:
-            # A known id (a W&B Sweeps agent sets WANDB_RUN_ID), so the folder of a failed attempt can be found
-            # and removed: its records would sync as an empty run.
-            attempt_id = os.environ.get("WANDB_RUN_ID") or secrets.token_hex(4)
+            # A known id, so the folder of a failed attempt can be found and removed: its records would
+            # sync as an empty run.
+            attempt_id = init["id"]
             try:
                 settings = wandb.Settings(init_timeout=float(timeout))
                 with _no_error_reporting():
-                    run = wandb.init(mode="online", id=attempt_id, settings=settings, **init)
+                    run = wandb.init(mode="online", settings=settings, **init)
+                _record_id(run_dir, run.id)
                 print(f"[toymodels] W&B run: {run.url}", flush=True)
                 return run
             except Exception as err:  # any failure to go online means: log offline, never stop the run
-                problem = f"{_one_line(err)} after {time.monotonic() - started:.0f} s"
+                problem = f"{first_line(err)} after {time.monotonic() - started:.0f} s"
                 for attempt in (run_dir / "wandb").glob(f"run-*-{attempt_id}"):
                     shutil.rmtree(attempt, ignore_errors=True)
                 init["id"] = secrets.token_hex(4)  # wandb keeps the failed id busy in the background
         mode = "offline"
     if problem:
         _warn(f"W&B cannot log online: {problem}; logging offline instead (upload later with `wandb sync`)")
-    return wandb.init(mode=mode, **init)
+    run = wandb.init(mode=mode, **init)
+    if mode != "disabled":
+        _record_id(run_dir, run.id)
+    return run
 
 
 def _describe(run, spec) -> None:
@@ -195,12 +213,12 @@ def _describe(run, spec) -> None:
     )
 
 
-def make_wandb_logger(logger_cfg: dict, run_dir: Path, spec):
+def make_wandb_logger(logger_cfg, run_dir: Path, spec):
     """Lightning's WandbLogger on a run started here (rank 0 only), files in ``<run_dir>/wandb/``."""
     try:
         import wandb  # noqa: F401
     except ImportError:
-        raise _config_error("logger=wandb needs the wandb package: pip install 'toymodels[wandb]'") from None
+        raise ConfigError("logger=wandb needs the wandb package: pip install 'toymodels[wandb]'") from None
     from lightning.pytorch.loggers import WandbLogger
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
@@ -209,7 +227,7 @@ def make_wandb_logger(logger_cfg: dict, run_dir: Path, spec):
         del os.environ["WANDB_MODE"]  # set but empty: wandb itself would fail validating it; means unset
     if rank_zero_only.rank != 0:
         # Other ranks never start a run: their WandbLogger hands out a dummy experiment and logs nothing.
-        return WandbLogger(save_dir=str(run_dir), project=logger_cfg.get("project"))
+        return WandbLogger(save_dir=str(run_dir), project=logger_cfg.project)
     run = _init_run(logger_cfg, run_dir, spec)
     _describe(run, spec)
     return WandbLogger(save_dir=str(run_dir), experiment=run, project=run.project)

@@ -1,0 +1,182 @@
+"""The run's records: evaluate at FLOPs milestones, write metrics.csv, train_curve.csv, run.json.
+
+Rank 0 writes every record of a run folder (README "Output files"):
+- ``metrics.csv``: one row per evaluation point (step, tokens, flops, wall_seconds, the metrics);
+- ``train_curve.csv``: the training loss and learning rate on logging steps;
+- ``run.json``: the run's status, its accounting and final metrics, written atomically;
+- ``final_problems.npz``: at the last evaluation, per held-out problem: operands, carries,
+  log p(answer) and whether greedy decoding got it right (for heavy-tail analyses).
+On resume, the points recorded up to the checkpoint's step are kept and later ones are redone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+
+from toymodels.metrics import Evaluator
+from toymodels.runs import METRICS, atomic_write, read_run_json, write_json
+
+# The part of run.json that only the process running the fit knows (see RunRecorder.write_run_json).
+PROGRESS = ("step", "flops", "tokens", "flops_6nd", "metrics", "wall_seconds", "eval_seconds")
+TRAIN_CURVE = ("step", "tokens", "flops", "loss", "lr")
+
+
+def flops_milestones(total_flops: float, per_decade: int, start_fraction: float) -> np.ndarray:
+    """Log-spaced evaluation points 10**(k/per_decade) in [start_fraction·total, total].
+
+    The grid is absolute, not relative to the run, so runs of different sizes share x-values.
+    """
+    lo = math.ceil(math.log10(total_flops * start_fraction) * per_decade - 1e-9)
+    hi = math.floor(math.log10(total_flops) * per_decade + 1e-9)
+    return 10.0 ** (np.arange(lo, hi + 1) / per_decade)
+
+
+def _read_csv(path: Path, upto_step: int) -> list[dict]:
+    """The rows of one of our CSV files whose step is at most upto_step (none if there is no file)."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f) if float(row["step"]) <= upto_step]
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    out = io.StringIO()
+    out.write(",".join(columns) + "\n")
+    for row in rows:
+        out.write(",".join(_fmt(row[c]) for c in columns) + "\n")
+    atomic_write(path, out.getvalue())
+
+
+def _fmt(v: float) -> str:
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e15):
+        return str(int(v))
+    return repr(float(v))
+
+
+class RunRecorder(L.Callback):
+    """Evaluates at FLOPs milestones and at the end; rank 0 writes the run folder's records."""
+
+    def __init__(self, evaluator: Evaluator, run_dir: Path, info: dict, milestones: np.ndarray, verbose: bool = True):
+        self.evaluator, self.run_dir, self.info = evaluator, Path(run_dir), dict(info)
+        self.milestones, self.verbose = milestones, verbose
+        self.points: list[dict] = []  # evaluation points, as metrics.csv holds them
+        self.curve: list[dict] = []  # training-loss points, as train_curve.csv holds them
+        self.wall_offset = 0.0
+        self.eval_seconds = 0.0  # time spent evaluating, this session (reported in run.json)
+        self.fit_here = False  # Lightning ran the fit in this process (not so in ddp_spawn's launching process)
+        self.t0 = time.perf_counter()
+
+    @property
+    def columns(self) -> list[str]:
+        return ["step", "tokens", "flops", "wall_seconds", *METRICS, *self.evaluator.columns]
+
+    def write_run_json(self, status: str, message: str | None = None, pl_module=None) -> None:
+        """Write run.json with the current state (rank 0 only).
+
+        Where the fit ran in other processes (ddp_spawn: this process only launched them, and its
+        trainer and recorder never saw a step), the progress rank 0 recorded there is kept.
+        """
+        record = dict(self.info, status=status, message=message)
+        if pl_module is not None:
+            record.update(step=pl_module.global_step, flops=pl_module.flops, tokens=pl_module.tokens)
+            record["flops_6nd"] = pl_module.global_step * pl_module.cost.flops_6nd
+        if self.points:
+            last = self.points[-1]
+            record["metrics"] = {k: last[k] for k in METRICS}
+            record["metrics"]["position_accuracy"] = [
+                last[f"pos_acc_{i}"] for i in range(self.evaluator.task.answer_width)
+            ]
+            record["metrics"].update({k: last[k] for k in self.evaluator.columns if k.startswith("carries_acc_")})
+            record["wall_seconds"] = last["wall_seconds"]
+        record["eval_seconds"] = self.eval_seconds
+        if not self.fit_here:
+            earlier = read_run_json(self.run_dir) or {}
+            record.update({k: earlier[k] for k in PROGRESS if k in earlier})
+        write_json(self.run_dir / "run.json", record)
+
+    def steps_done(self, trainer) -> int:
+        """Optimizer steps the run has reached: the trainer's, or rank 0's record where the fit ran elsewhere."""
+        if self.fit_here:
+            return trainer.global_step
+        return int((read_run_json(self.run_dir) or {}).get("step") or 0)
+
+    # ----- hooks ---------------------------------------------------------------------------
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self.fit_here = True
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.t0 = time.perf_counter()
+        self.points = _read_csv(self.run_dir / "metrics.csv", trainer.global_step)
+        self.curve = _read_csv(self.run_dir / "train_curve.csv", trainer.global_step)
+        if self.points:
+            self.wall_offset = self.points[-1]["wall_seconds"]
+        if trainer.is_global_zero:
+            self.write_run_json("running", pl_module=pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step % trainer.log_every_n_steps == 0 and trainer.is_global_zero:
+            # Reading the loss syncs a GPU: only on logging steps.
+            self.curve.append({"step": step, "tokens": pl_module.tokens, "flops": pl_module.flops,
+                               "loss": float(outputs["loss"]), "lr": trainer.optimizers[0].param_groups[0]["lr"]})
+        done = self.points[-1]["step"] if self.points else 0
+        passed = self.milestones[self.milestones <= pl_module.flops]
+        # Evaluate when a milestone was crossed since the last evaluation, and at the end.
+        if (len(passed) and passed[-1] > done * pl_module.cost.flops) or (step >= trainer.max_steps and step != done):
+            self.evaluate(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        last = self.points[-1]["step"] if self.points else None
+        if trainer.global_step >= trainer.max_steps and last != trainer.global_step:
+            self.evaluate(trainer, pl_module)
+
+    def evaluate(self, trainer, pl_module) -> None:
+        """Evaluate now, record the point, log it to every logger."""
+        t_eval = time.perf_counter()
+        scores = self.evaluator.score(pl_module.model)
+        metrics = self.evaluator.metrics(scores)
+        self.eval_seconds += time.perf_counter() - t_eval
+        point = {
+            "step": trainer.global_step,
+            "tokens": pl_module.tokens,
+            "flops": pl_module.flops,
+            "wall_seconds": self.wall_offset + time.perf_counter() - self.t0,
+            **metrics,
+        }
+        self.points.append(point)
+        for logger in trainer.loggers:
+            logger.log_metrics(
+                {"flops": point["flops"], "tokens": point["tokens"], **{f"eval/{k}": v for k, v in metrics.items()}},
+                step=trainer.global_step,
+            )
+        if not trainer.is_global_zero:
+            return
+        _write_csv(self.run_dir / "metrics.csv", self.columns, self.points)
+        _write_csv(self.run_dir / "train_curve.csv", list(TRAIN_CURVE), self.curve)
+        if trainer.global_step >= trainer.max_steps:
+            self._write_final_problems(scores)
+        self.write_run_json("running", pl_module=pl_module)
+        if self.verbose:
+            print(
+                f"  step {point['step']:>6}/{trainer.max_steps}  flops {point['flops']:.2e}  "
+                f"exact_match {point['exact_match']:.3f}  digit_accuracy {point['digit_accuracy']:.3f}  "
+                f"loss {point['loss']:.3f}  ({point['wall_seconds']:.1f}s)",
+                flush=True,
+            )
+
+    def _write_final_problems(self, scores) -> None:
+        ev = self.evaluator
+
+        def save(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, a=ev.a, b=ev.b, carries=ev.carries, logprob=scores.answer_logprob,
+                                    correct=ev.correct(scores))
+
+        atomic_write(self.run_dir / "final_problems.npz", save)
