@@ -5,6 +5,64 @@ import pytest
 
 from toymodels.tasks import FORMATS, TASKS, Task, answer_significance, decode
 
+# Every (task, op) the answer checks cover: the mod ops on a p with a 1-digit and a 3-digit residue.
+TASK_OPS = [("add", "add", 97), ("sub", "sub", 97), ("mul", "mul", 97)] + [
+    ("mod", op, p) for op in ("add", "sub", "mul") for p in (7, 97, 997)
+]
+
+
+def _python_answer(task: Task, a: int, b: int) -> int:
+    op = task.op if task.name == "mod" else task.name
+    value = {"add": a + b, "sub": a - b, "mul": a * b}[op]
+    return value % task.p if task.name == "mod" else value
+
+
+def _python_scratchpad(task: Task, a: int, b: int) -> str:
+    """The scratchpad a reader writes by hand, from Python's integers."""
+    n = task.n_digits
+    if task.name == "add":  # per column, least significant first: carry out, sum digit
+        return "".join(
+            f"{(a % 10 ** (i + 1) + b % 10 ** (i + 1)) // 10 ** (i + 1)}{(a + b) // 10**i % 10}" for i in range(n)
+        )
+    if task.name == "sub":  # per column: borrow out, difference digit
+        return "".join(f"{int(a % 10 ** (i + 1) < b % 10 ** (i + 1))}{(a - b) // 10**i % 10}" for i in range(n))
+    if task.name == "mul":  # partial products a * b_i, least significant b_i first, n + 1 digits each
+        return "".join(f"{a * (b // 10**i % 10):0{n + 1}d}" for i in range(n))
+    unreduced = {"add": a + b, "sub": a - b + task.p, "mul": a * b}[task.op]  # never negative
+    return f"{unreduced:0{task.scratch_len - 1}d}"
+
+
+@pytest.mark.parametrize("name, op, p", TASK_OPS, ids=lambda x: str(x))
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("pad", [True, False])
+def test_every_answer_and_scratchpad_matches_python_integers(name, op, p, fmt, pad):
+    task = Task(name=name, n_digits=3, format=fmt, pad_answer=pad, op=op, p=p)
+    rng = np.random.default_rng(1)
+    a, b = task.sample_train(rng, 1500)
+    hi = p - 1 if name == "mod" else 999
+    edge = [(0, 0), (hi, hi), (0, hi), (hi, 0), (3, 50 % (hi + 1)), (1, hi)]
+    edge = [(x, y) for x, y in edge if name != "sub" or x >= y]
+    a = np.concatenate([a, [x for x, _ in edge]])
+    b = np.concatenate([b, [y for _, y in edge]])
+    rows = task.encode_rows(a, b)
+    w = task.operand_width
+    for row, x, y in zip(rows, a.tolist(), b.tolist()):
+        text = decode(row)
+        symbol = {"add": "+", "sub": "-", "mul": "*"}[op if name == "mod" else name]
+        prompt = f"{x:0{w}d}{symbol}{y:0{w}d}" + (f"%{p}=" if name == "mod" else "=")
+        assert text[: task.prompt_len] == prompt
+        target = text[task.prompt_len :].rstrip("_")
+        assert target.endswith("$") and "_" not in target
+        expected = _python_answer(task, x, y)
+        if fmt == "scratchpad":
+            scratch, answer = target[:-1].split(";")
+            assert scratch == _python_scratchpad(task, x, y), (text, scratch)
+            assert len(scratch) == task.scratch_len - 1
+        else:
+            answer = target[:-1]
+        written = f"{expected:0{task.answer_width}d}" if pad else str(expected)
+        assert answer == (written[::-1] if fmt == "reversed" else written), text
+
 
 @pytest.mark.parametrize("name", TASKS)
 @pytest.mark.parametrize("fmt", FORMATS)

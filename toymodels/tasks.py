@@ -132,14 +132,14 @@ class Task:
             "add": 2 * n,  # per column, least significant first: carry out, sum digit
             "sub": 2 * n,  # per column: borrow out, difference digit
             "mul": n * (n + 1),  # partial products a * b_i, least significant b_i first
-            "mod": len(str(self._max_unreduced)),  # the result before reduction mod p
+            "mod": len(str(self._max_unreduced)),  # the result before reduction mod p (a - b + p for sub)
         }[self.name]
         return steps + 1
 
     @property
     def _max_unreduced(self) -> int:
         m = self.p - 1
-        return {"add": 2 * m, "sub": m, "mul": m * m}[self.op]
+        return {"add": 2 * m, "sub": m + self.p, "mul": m * m}[self.op]
 
     @property
     def target_len(self) -> int:
@@ -175,7 +175,8 @@ class Task:
         return to_digits(self._unreduced(a, b) % self.p, self.answer_width)
 
     def _unreduced(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return {"add": a + b, "sub": a - b, "mul": a * b}[self.op]
+        """The mod result before reduction, never negative: a + b, a - b + p, or a * b."""
+        return {"add": a + b, "sub": a - b + self.p, "mul": a * b}[self.op]
 
     def _long_multiply(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         # Products of 10-digit numbers overflow int64, so multiply digit arrays instead.
