@@ -139,3 +139,23 @@ def test_eval_set_larger_than_the_held_out_space_is_refused():
 def test_bad_task_values_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Task(**kwargs)
+
+
+@pytest.mark.parametrize("name, default", [("add", 0.75), ("sub", 0.75), ("mul", 0.75), ("mod", 0.5)])
+def test_one_train_fraction_key_for_every_task(name, default):
+    assert Task(name=name).train_fraction == default
+    task = Task(name=name, n_digits=2, p=53, train_fraction=0.6)
+    a, b = task._enumerate()
+    assert abs(task.is_heldout(a, b).mean() - 0.4) < 0.03
+    assert task.heldout_count == task.is_heldout(a, b).sum()
+
+
+def test_every_shipped_task_config_builds():
+    import pathlib
+
+    import yaml
+
+    for path in sorted(pathlib.Path(__file__).parents[1].glob("conf/task/*.yaml")):
+        values = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k != "id"}
+        task = Task(**values)
+        assert 0 < task.train_fraction < 1, path

@@ -6,11 +6,11 @@ trained on one task can be evaluated on another. The *target* is what the model 
 ``=``: an optional scratchpad (intermediate steps, then ``;``) followed by the answer. Scoring only
 ever looks at the answer field, so new formats need no change to the model or the metrics.
 
-The problem space is split once, independently of the run seed, into a training part and a
-held-out part: a deterministic hash of the problem for large spaces, an explicit seeded
-permutation with ``train_fraction`` for the small ``mod`` space (as in the grokking papers). The
-training stream only ever draws from the training part; the evaluation set only from the
-held-out part, so they can never overlap.
+The problem space is split once, independently of the run seed, into a training part (a share
+``train_fraction`` of the space: the problems the training stream may draw) and a held-out part:
+a deterministic hash of the problem for ``add``/``sub``/``mul``, an explicit seeded permutation
+for the small ``mod`` space (as in the grokking papers). The training stream only ever draws from
+the training part; the evaluation set only from the held-out part, so they can never overlap.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ DIGIT0 = STOI["0"]  # token id of digit d is DIGIT0 + d
 
 TASKS = ("add", "sub", "mul", "mod")
 FORMATS = ("plain", "reversed", "scratchpad")
-MOD_OPS = {"add": "+", "sub": "-", "mul": "*"}
+OP_SYMBOLS = {"add": "+", "sub": "-", "mul": "*"}  # how each operation is written in a prompt
+MOD_OPS = ("add", "sub", "mul")  # the operations task.op may name for mod
+DEFAULT_TRAIN_FRACTION = {"add": 0.75, "sub": 0.75, "mul": 0.75, "mod": 0.5}
 MAX_DIGITS = 18  # operands are sampled as int64
 ENUMERATE_LIMIT = 4_000_000  # problem spaces up to this size are enumerated exactly
 
@@ -69,13 +71,16 @@ class Task:
     n_digits: int = 3
     format: str = "reversed"
     pad_answer: bool = True  # fixed-width, zero-padded answers
-    holdout_fraction: float = 0.25  # share of the problem space held out (hash split)
+    # Share of the problem space the training stream may draw from; the rest is held out.
+    # None: DEFAULT_TRAIN_FRACTION (0.75 for add/sub/mul, 0.5 for mod).
+    train_fraction: float | None = None
     p: int = 97  # mod only
     op: str = "add"  # mod only: the operation before reduction
-    train_fraction: float = 0.5  # mod only: explicit split of the p*p problems
     split_seed: int = 0  # mod only: the permutation that makes the split
 
     def __post_init__(self) -> None:
+        if self.train_fraction is None:  # frozen: fill the per-task default in place
+            object.__setattr__(self, "train_fraction", DEFAULT_TRAIN_FRACTION.get(self.name, 0.75))
         if self.name not in TASKS:
             raise ValueError(f"task.name={self.name!r} is unknown; choose one of {', '.join(TASKS)}")
         if self.format not in FORMATS:
@@ -85,12 +90,10 @@ class Task:
                 raise ValueError(f"task.op={self.op!r} is unknown; choose one of {', '.join(MOD_OPS)}")
             if not 2 <= self.p <= 10**6:
                 raise ValueError(f"task.p={self.p} must be an integer in [2, 1000000]")
-            if not 0.0 < self.train_fraction < 1.0:
-                raise ValueError(f"task.train_fraction={self.train_fraction} must be in (0, 1)")
         elif not 1 <= self.n_digits <= MAX_DIGITS:
             raise ValueError(f"task.n_digits={self.n_digits} must be an integer in [1, {MAX_DIGITS}]")
-        if self.name != "mod" and not 0.0 < self.holdout_fraction < 1.0:
-            raise ValueError(f"task.holdout_fraction={self.holdout_fraction} must be in (0, 1)")
+        if not 0.0 < self.train_fraction < 1.0:
+            raise ValueError(f"task.train_fraction={self.train_fraction} must be in (0, 1)")
 
     # ----- layout -------------------------------------------------------------------------
     @property
@@ -112,7 +115,7 @@ class Task:
 
     @property
     def _symbol(self) -> str:
-        return MOD_OPS[self.op] if self.name == "mod" else MOD_OPS[self.name]
+        return OP_SYMBOLS[self.op] if self.name == "mod" else OP_SYMBOLS[self.name]
 
     @property
     def _suffix(self) -> str:
@@ -251,7 +254,7 @@ class Task:
             return self._mod_heldout_table()[a, b]
         salt = np.uint64(TASKS.index(self.name) * 1000 + self.n_digits)
         h = _mix64(_mix64(a.astype(np.uint64) + salt) ^ b.astype(np.uint64))
-        return (h >> np.uint64(11)).astype(np.float64) / 2.0**53 < self.holdout_fraction
+        return (h >> np.uint64(11)).astype(np.float64) / 2.0**53 < 1 - self.train_fraction
 
     def _mod_heldout_table(self) -> np.ndarray:
         perm = np.random.default_rng(self.split_seed).permutation(self.p * self.p)
@@ -284,15 +287,12 @@ class Task:
         keep_a, keep_b, have = [], [], 0
         while have < n:
             # Oversample so that one draw almost always suffices after rejecting held-out ones.
-            a, b = self._sample_uniform(rng, int(n / (1 - self._heldout_share())) + 16)
+            a, b = self._sample_uniform(rng, int(n / self.train_fraction) + 16)
             train = ~self.is_heldout(a, b)
             keep_a.append(a[train])
             keep_b.append(b[train])
             have += int(train.sum())
         return np.concatenate(keep_a)[:n], np.concatenate(keep_b)[:n]
-
-    def _heldout_share(self) -> float:
-        return 1 - self.train_fraction if self.name == "mod" else self.holdout_fraction
 
     def heldout_problems(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """A fixed evaluation set: `size` distinct held-out problems chosen by `seed`."""
@@ -322,7 +322,7 @@ class Task:
 @functools.lru_cache(maxsize=64)
 def _heldout_count(task: Task) -> int:
     if task.space_size > ENUMERATE_LIMIT:
-        return int(task.space_size * task.holdout_fraction)  # estimate; far above any eval size
+        return int(task.space_size * (1 - task.train_fraction))  # estimate; far above any eval size
     return int(task.is_heldout(*task._enumerate()).sum())
 
 
