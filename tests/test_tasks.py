@@ -159,3 +159,19 @@ def test_every_shipped_task_config_builds():
         values = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k != "id"}
         task = Task(**values)
         assert 0 < task.train_fraction < 1, path
+
+
+def test_mod_split_is_built_once_not_per_batch(monkeypatch):
+    built = []
+    real = np.random.default_rng
+    monkeypatch.setattr(np.random, "default_rng", lambda *args: built.append(args) or real(*args))
+    a = np.arange(89)
+    for _ in range(5):  # equal tasks (as each training batch sees) share one split
+        Task(name="mod", p=89, split_seed=424242).is_heldout(a, a[::-1])
+    assert len(built) == 1
+
+
+def test_mod_p_beyond_the_split_table_is_refused():
+    assert Task(name="mod", p=2000).heldout_count == 2000**2 // 2  # exact (1 - train_fraction) at the limit
+    with pytest.raises(ValueError, match=r"^task.p=2001 must be an integer in \[2, 2000\]"):
+        Task(name="mod", p=2001)

@@ -33,6 +33,10 @@ MOD_OPS = ("add", "sub", "mul")  # the operations task.op may name for mod
 DEFAULT_TRAIN_FRACTION = {"add": 0.75, "sub": 0.75, "mul": 0.75, "mod": 0.5}
 MAX_DIGITS = 18  # operands are sampled as int64
 ENUMERATE_LIMIT = 4_000_000  # problem spaces up to this size are enumerated exactly
+# The mod split is a p x p table of bools built from a permutation of the p*p problems. p <= 2000
+# keeps the table at 4 MB (its construction at ~50 MB and a fraction of a second, once per process)
+# and the space within ENUMERATE_LIMIT, so mod held-out counts and evaluation sets are always exact.
+MAX_P = 2000
 
 
 def encode(text: str) -> list[int]:
@@ -88,8 +92,10 @@ class Task:
         if self.name == "mod":
             if self.op not in MOD_OPS:
                 raise ValueError(f"task.op={self.op!r} is unknown; choose one of {', '.join(MOD_OPS)}")
-            if not 2 <= self.p <= 10**6:
-                raise ValueError(f"task.p={self.p} must be an integer in [2, 1000000]")
+            if not 2 <= self.p <= MAX_P:
+                raise ValueError(
+                    f"task.p={self.p} must be an integer in [2, {MAX_P}] (the split holds a p*p table in memory)"
+                )
         elif not 1 <= self.n_digits <= MAX_DIGITS:
             raise ValueError(f"task.n_digits={self.n_digits} must be an integer in [1, {MAX_DIGITS}]")
         if not 0.0 < self.train_fraction < 1.0:
@@ -251,16 +257,10 @@ class Task:
     def is_heldout(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """True where a problem belongs to the held-out part of the space (never trained on)."""
         if self.name == "mod":
-            return self._mod_heldout_table()[a, b]
+            return _mod_heldout_table(self.p, self.train_fraction, self.split_seed)[a, b]
         salt = np.uint64(TASKS.index(self.name) * 1000 + self.n_digits)
         h = _mix64(_mix64(a.astype(np.uint64) + salt) ^ b.astype(np.uint64))
         return (h >> np.uint64(11)).astype(np.float64) / 2.0**53 < 1 - self.train_fraction
-
-    def _mod_heldout_table(self) -> np.ndarray:
-        perm = np.random.default_rng(self.split_seed).permutation(self.p * self.p)
-        heldout = np.zeros(self.p * self.p, dtype=bool)
-        heldout[perm[int(round(self.train_fraction * self.p * self.p)) :]] = True
-        return heldout.reshape(self.p, self.p)
 
     @property
     def heldout_count(self) -> int:
@@ -317,6 +317,21 @@ class Task:
         chosen = np.array(sorted(pairs), dtype=np.int64)  # sorted: independent of set order
         arr = chosen[np.sort(rng.choice(len(chosen), size=size, replace=False))]
         return arr[:, 0], arr[:, 1]
+
+
+@functools.lru_cache(maxsize=8)
+def _mod_heldout_table(p: int, train_fraction: float, split_seed: int) -> np.ndarray:
+    """The mod split as a read-only (p, p) table, True where held out; built once per split.
+
+    Cached on the fields that define the split (not on the Task: equal tasks share one table,
+    and is_heldout runs on every training batch).
+    """
+    perm = np.random.default_rng(split_seed).permutation(p * p)
+    heldout = np.zeros(p * p, dtype=bool)
+    heldout[perm[int(round(train_fraction * p * p)) :]] = True
+    heldout = heldout.reshape(p, p)
+    heldout.setflags(write=False)
+    return heldout
 
 
 @functools.lru_cache(maxsize=64)
