@@ -175,3 +175,45 @@ def test_mod_p_beyond_the_split_table_is_refused():
     assert Task(name="mod", p=2000).heldout_count == 2000**2 // 2  # exact (1 - train_fraction) at the limit
     with pytest.raises(ValueError, match=r"^task.p=2001 must be an integer in \[2, 2000\]"):
         Task(name="mod", p=2001)
+
+
+SPLIT_CASES = [
+    (Task(name=name, n_digits=2, split=split), split)
+    for name, splits in [("add", ("ordered", "unordered")), ("sub", ("ordered",)), ("mul", ("ordered", "unordered"))]
+    for split in splits
+] + [
+    (Task(name="mod", p=31, op=op, split=split), split)
+    for op, splits in [("add", ("ordered", "unordered")), ("sub", ("ordered",)), ("mul", ("ordered", "unordered"))]
+    for split in splits
+]
+
+
+@pytest.mark.parametrize("task, split", SPLIT_CASES, ids=lambda x: x.label if isinstance(x, Task) else x)
+def test_training_stream_never_draws_a_heldout_problem_nor_its_twin(task, split):
+    hi = 31 if task.name == "mod" else 100
+    ha, hb = task.heldout_problems(task.heldout_count, seed=0)  # the whole held-out part
+    heldout = ha * hi + hb
+    assert abs(len(heldout) / task.space_size - (1 - task.train_fraction)) < 0.03
+    ta, tb = task.sample_train(np.random.default_rng(3), 200_000)
+    assert not np.isin(ta * hi + tb, heldout).any()
+    twin_heldout = np.isin(tb * hi + ta, heldout)
+    if split == "unordered":
+        assert not twin_heldout.any()
+    elif task.name != "sub":  # ordered: (a, b) and (b, a) are split independently, as in the grokking papers
+        assert twin_heldout.mean() > 0.1
+
+
+def test_split_defaults_follow_the_task():
+    assert Task(name="add").split == Task(name="mul").split == "unordered"
+    assert Task(name="sub").split == Task(name="mod", op="add").split == "ordered"
+
+
+def test_mod_unordered_split_keeps_the_train_fraction():
+    task = Task(name="mod", p=31, op="mul", split="unordered", train_fraction=0.6)
+    assert abs(task.heldout_count - (31 * 31 - round(0.6 * 31 * 31))) <= 1
+
+
+@pytest.mark.parametrize("kwargs", [{"name": "sub"}, {"name": "mod", "op": "sub"}])
+def test_unordered_split_of_a_non_commutative_op_is_refused(kwargs):
+    with pytest.raises(ValueError, match=r"^task.split='unordered' needs a commutative operation"):
+        Task(split="unordered", **kwargs)

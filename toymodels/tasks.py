@@ -9,8 +9,10 @@ ever looks at the answer field, so new formats need no change to the model or th
 The problem space is split once, independently of the run seed, into a training part (a share
 ``train_fraction`` of the space: the problems the training stream may draw) and a held-out part:
 a deterministic hash of the problem for ``add``/``sub``/``mul``, an explicit seeded permutation
-for the small ``mod`` space (as in the grokking papers). The training stream only ever draws from
-the training part; the evaluation set only from the held-out part, so they can never overlap.
+for the small ``mod`` space (as in the grokking papers). ``split="ordered"`` splits ``(a, b)`` and
+``(b, a)`` independently (the grokking convention); ``"unordered"`` splits the pair ``{a, b}``, so a
+commutative problem's twin is held out with it. The training stream only ever draws from the
+training part; the evaluation set only from the held-out part, so they can never overlap.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ FORMATS = ("plain", "reversed", "scratchpad")
 OP_SYMBOLS = {"add": "+", "sub": "-", "mul": "*"}  # how each operation is written in a prompt
 MOD_OPS = ("add", "sub", "mul")  # the operations task.op may name for mod
 DEFAULT_TRAIN_FRACTION = {"add": 0.75, "sub": 0.75, "mul": 0.75, "mod": 0.5}
+SPLITS = ("ordered", "unordered")
+COMMUTATIVE_OPS = ("add", "mul")
 MAX_DIGITS = 18  # operands are sampled as int64
 ENUMERATE_LIMIT = 4_000_000  # problem spaces up to this size are enumerated exactly
 # The mod split is a p x p table of bools built from a permutation of the p*p problems. p <= 2000
@@ -78,13 +82,21 @@ class Task:
     # Share of the problem space the training stream may draw from; the rest is held out.
     # None: DEFAULT_TRAIN_FRACTION (0.75 for add/sub/mul, 0.5 for mod).
     train_fraction: float | None = None
+    # "ordered": (a, b) and (b, a) are split independently; "unordered": the pair {a, b} is, so
+    # (b, a) is held out exactly when (a, b) is (commutative operations only).
+    # None: unordered for add/mul, ordered for sub and mod (the grokking convention).
+    split: str | None = None
     p: int = 97  # mod only
     op: str = "add"  # mod only: the operation before reduction
     split_seed: int = 0  # mod only: the permutation that makes the split
 
     def __post_init__(self) -> None:
-        if self.train_fraction is None:  # frozen: fill the per-task default in place
+        # Frozen: fill the per-task defaults in place.
+        if self.train_fraction is None:
             object.__setattr__(self, "train_fraction", DEFAULT_TRAIN_FRACTION.get(self.name, 0.75))
+        if self.split is None:
+            default = "unordered" if self.name in ("add", "mul") else "ordered"
+            object.__setattr__(self, "split", default)
         if self.name not in TASKS:
             raise ValueError(f"task.name={self.name!r} is unknown; choose one of {', '.join(TASKS)}")
         if self.format not in FORMATS:
@@ -100,6 +112,13 @@ class Task:
             raise ValueError(f"task.n_digits={self.n_digits} must be an integer in [1, {MAX_DIGITS}]")
         if not 0.0 < self.train_fraction < 1.0:
             raise ValueError(f"task.train_fraction={self.train_fraction} must be in (0, 1)")
+        if self.split not in SPLITS:
+            raise ValueError(f"task.split={self.split!r} is unknown; choose one of {', '.join(SPLITS)}")
+        if self.split == "unordered" and self._op not in COMMUTATIVE_OPS:
+            raise ValueError(
+                f"task.split='unordered' needs a commutative operation ({' or '.join(COMMUTATIVE_OPS)}), "
+                f"not {self._op}; use task.split=ordered"
+            )
 
     # ----- layout -------------------------------------------------------------------------
     @property
@@ -120,8 +139,13 @@ class Task:
         return {"add": n + 1, "sub": n, "mul": 2 * n, "mod": len(str(self.p - 1))}[self.name]
 
     @property
+    def _op(self) -> str:
+        """The arithmetic operation: task.op for mod, the task's name otherwise."""
+        return self.op if self.name == "mod" else self.name
+
+    @property
     def _symbol(self) -> str:
-        return OP_SYMBOLS[self.op] if self.name == "mod" else OP_SYMBOLS[self.name]
+        return OP_SYMBOLS[self._op]
 
     @property
     def _suffix(self) -> str:
@@ -257,7 +281,9 @@ class Task:
     def is_heldout(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """True where a problem belongs to the held-out part of the space (never trained on)."""
         if self.name == "mod":
-            return _mod_heldout_table(self.p, self.train_fraction, self.split_seed)[a, b]
+            return _mod_heldout_table(self.p, self.train_fraction, self.split, self.split_seed)[a, b]
+        if self.split == "unordered":
+            a, b = np.minimum(a, b), np.maximum(a, b)
         salt = np.uint64(TASKS.index(self.name) * 1000 + self.n_digits)
         h = _mix64(_mix64(a.astype(np.uint64) + salt) ^ b.astype(np.uint64))
         return (h >> np.uint64(11)).astype(np.float64) / 2.0**53 < 1 - self.train_fraction
@@ -320,16 +346,27 @@ class Task:
 
 
 @functools.lru_cache(maxsize=8)
-def _mod_heldout_table(p: int, train_fraction: float, split_seed: int) -> np.ndarray:
+def _mod_heldout_table(p: int, train_fraction: float, split: str, split_seed: int) -> np.ndarray:
     """The mod split as a read-only (p, p) table, True where held out; built once per split.
 
-    Cached on the fields that define the split (not on the Task: equal tasks share one table,
-    and is_heldout runs on every training batch).
+    Cached on the fields that define the split (is_heldout runs on every training batch).
+    Ordered: the first round(train_fraction * p * p) problems of a seeded permutation are for
+    training. Unordered: pairs {a, b} (a <= b) are taken in seeded order while the problems they
+    stand for (1 when a == b, else 2) fit in that count, so the share is exact to one problem.
     """
-    perm = np.random.default_rng(split_seed).permutation(p * p)
-    heldout = np.zeros(p * p, dtype=bool)
-    heldout[perm[int(round(train_fraction * p * p)) :]] = True
-    heldout = heldout.reshape(p, p)
+    rng = np.random.default_rng(split_seed)
+    n_train = int(round(train_fraction * p * p))
+    if split == "ordered":
+        heldout = np.zeros(p * p, dtype=bool)
+        heldout[rng.permutation(p * p)[n_train:]] = True
+        heldout = heldout.reshape(p, p)
+    else:
+        lo, hi = np.triu_indices(p)
+        order = rng.permutation(len(lo))
+        lo, hi = lo[order], hi[order]
+        train = np.cumsum(np.where(lo == hi, 1, 2)) <= n_train
+        heldout = np.ones((p, p), dtype=bool)
+        heldout[lo[train], hi[train]] = heldout[hi[train], lo[train]] = False
     heldout.setflags(write=False)
     return heldout
 
