@@ -217,3 +217,17 @@ def test_mod_unordered_split_keeps_the_train_fraction():
 def test_unordered_split_of_a_non_commutative_op_is_refused(kwargs):
     with pytest.raises(ValueError, match=r"^task.split='unordered' needs a commutative operation"):
         Task(split="unordered", **kwargs)
+
+
+def test_sub_draws_every_pair_a_ge_b_uniformly():
+    task = Task(name="sub", n_digits=1, train_fraction=0.99)
+    a, b = task.sample_train(np.random.default_rng(0), 550_000)
+    assert (a >= b).all()
+    pa, pb = task._enumerate()
+    pa, pb = pa[~task.is_heldout(pa, pb)], pb[~task.is_heldout(pa, pb)]  # the training pairs
+    counts = np.bincount(a * 10 + b, minlength=100)[pa * 10 + pb]
+    assert counts.sum() == len(a)
+    expected = len(a) / len(pa)
+    chi2, dof = ((counts - expected) ** 2 / expected).sum(), len(pa) - 1
+    assert chi2 < dof + 5 * np.sqrt(2 * dof), chi2  # far beyond 5 sigma before (a = b at half weight)
+    assert abs(counts[pa == pb].mean() / counts[pa != pb].mean() - 1) < 0.02

@@ -302,10 +302,16 @@ class Task:
 
     def _sample_uniform(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         hi = self.p if self.name == "mod" else 10**self.n_digits
+        if self.name == "sub":
+            # Uniform over the hi * (hi + 1) / 2 pairs a >= b (the answer is never negative): x in
+            # [0, hi], y in [0, hi) maps two-to-one onto them, (x - 1, y) below the diagonal y < x,
+            # (y, x) on or above it. (Sorting two uniform draws would give a = b half the weight.)
+            x = rng.integers(0, hi + 1, size=n, dtype=np.int64)
+            y = rng.integers(0, hi, size=n, dtype=np.int64)
+            below = y < x
+            return np.where(below, x - 1, y), np.where(below, y, x)
         a = rng.integers(0, hi, size=n, dtype=np.int64)
         b = rng.integers(0, hi, size=n, dtype=np.int64)
-        if self.name == "sub":  # a >= b keeps the answer non-negative and n digits wide
-            a, b = np.maximum(a, b), np.minimum(a, b)
         return a, b
 
     def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
