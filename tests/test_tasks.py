@@ -231,3 +231,27 @@ def test_sub_draws_every_pair_a_ge_b_uniformly():
     chi2, dof = ((counts - expected) ** 2 / expected).sum(), len(pa) - 1
     assert chi2 < dof + 5 * np.sqrt(2 * dof), chi2  # far beyond 5 sigma before (a = b at half weight)
     assert abs(counts[pa == pb].mean() / counts[pa != pb].mean() - 1) < 0.02
+
+
+@pytest.mark.parametrize(
+    "task",
+    [Task(name="add", n_digits=n, pad_answer=pad) for n in (1, 3) for pad in (True, False)]
+    + [Task(name="sub", n_digits=2, format="plain"), Task(name="mul", n_digits=2, pad_answer=False)]
+    + [Task(name="mul", n_digits=1), Task(name="mod", p=7, op="mul"), Task(name="mod", p=97, pad_answer=False)],
+    ids=lambda t: f"{t.label}-pad{t.pad_answer}",
+)
+def test_chance_is_the_score_of_a_uniform_guesser(task):
+    from toymodels.tasks import to_digits
+
+    rng = np.random.default_rng(0)
+    a, b = task._sample_uniform(rng, 200_000)
+    hi = task.p - 1 if task.name == "mod" else 10**task.n_digits - 1
+    largest = {"add": 2 * hi, "sub": hi, "mul": hi * hi, "mod": hi}[task.name]
+    guess = rng.integers(0, largest + 1, size=len(a))
+    start = task.prompt_len + task.scratch_len
+    target = answer_significance(task.encode_rows(a, b)[:, start:], task)
+    pred = answer_significance(task._answer_field(to_digits(guess, task.answer_width)), task)
+    has_digit = target >= 0
+    digit_accuracy = (((pred == target) & has_digit).sum(1) / has_digit.sum(1)).mean()  # as the evaluator
+    assert task.chance["exact_match"] == 1 / (largest + 1)
+    assert task.chance["digit_accuracy"] == pytest.approx(digit_accuracy, abs=0.004)

@@ -41,6 +41,7 @@ ENUMERATE_LIMIT = 4_000_000  # problem spaces up to this size are enumerated exa
 # keeps the table at 4 MB (its construction at ~50 MB and a fraction of a second, once per process)
 # and the space within ENUMERATE_LIMIT, so mod held-out counts and evaluation sets are always exact.
 MAX_P = 2000
+CHANCE_PROBLEMS = 65_536  # problems the digit-accuracy chance level averages over
 
 
 def encode(text: str) -> list[int]:
@@ -184,9 +185,30 @@ class Task:
         return self.prompt_len + self.target_len
 
     @property
+    def _max_answer(self) -> int:
+        """The largest answer value: the answers lie in [0, _max_answer]."""
+        m = 10**self.n_digits - 1
+        return {"add": 2 * m, "sub": m, "mul": m * m, "mod": self.p - 1}[self.name]
+
+    @property
+    def chance(self) -> dict[str, float]:
+        """Scores of a guesser who writes a uniformly random value of [0, largest answer], in the layout.
+
+        The floor of the emergence plot. ``exact_match`` = 1 / (largest answer + 1): 1/(2*10^n - 1)
+        for add, 1/10^n for sub, 1/p for mod, 1/((10^n - 1)^2 + 1) for mul (a range that includes
+        values no product takes: 1-digit mul has 37 distinct products in [0, 81], so a guesser who
+        knew the products would do 2.2x better). ``digit_accuracy`` = the evaluator's digit accuracy
+        (per problem: matched digits over the target's digits, by significance; an unpadded guess
+        has no digit above its length) averaged over that guess and uniformly drawn problems. The
+        guess's digit distribution is counted exactly; the problems are every problem of a space up
+        to 65536, else a fixed sample of 65536 (standard error < 0.002).
+        """
+        return _chance(self)
+
+    @property
     def chance_exact_match(self) -> float:
-        """Exact match of guessing each answer digit uniformly: the floor of the emergence plot."""
-        return 10.0 ** -self.answer_width
+        """chance["exact_match"]; kept only until config.py reads task.chance."""
+        return self.chance["exact_match"]
 
     @property
     def space_size(self) -> int:
@@ -375,6 +397,35 @@ def _mod_heldout_table(p: int, train_fraction: float, split: str, split_seed: in
         heldout[lo[train], hi[train]] = heldout[hi[train], lo[train]] = False
     heldout.setflags(write=False)
     return heldout
+
+
+@functools.lru_cache(maxsize=64)
+def _chance(task: Task) -> dict[str, float]:
+    largest, width = task._max_answer, task.answer_width
+    # hits[i, d]: probability that the guess has the digit d at 10**i (Python ints: exact).
+    hits = np.zeros((width, 10))
+    for i in range(width):
+        unit = 10**i
+        high, cur, low = largest // (10 * unit), largest // unit % 10, largest % unit
+        for d in range(10):
+            count = high * unit + (unit if d < cur else low + 1 if d == cur else 0)
+            if d == 0 and i > 0 and not task.pad_answer:
+                count -= min(largest + 1, unit)  # guesses below 10**i write no digit there
+            hits[i, d] = count / (largest + 1)
+    if task.space_size <= CHANCE_PROBLEMS:
+        a, b = task._enumerate()
+    else:
+        a, b = task._sample_uniform(np.random.default_rng(0), CHANCE_PROBLEMS)
+    digits = task.answers(a, b)[:, ::-1]  # by significance
+    p_hit = hits[np.arange(width), digits]
+    if task.pad_answer:
+        length = np.full(len(a), width)
+    else:
+        nonzero = digits != 0
+        length = np.where(nonzero.any(1), width - nonzero[:, ::-1].argmax(1), 1)
+    scored = np.arange(width)[None, :] < length[:, None]
+    digit_accuracy = ((p_hit * scored).sum(1) / length).mean()
+    return {"exact_match": 1 / (largest + 1), "digit_accuracy": float(digit_accuracy)}
 
 
 @functools.lru_cache(maxsize=64)
