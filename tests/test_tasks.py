@@ -255,3 +255,36 @@ def test_chance_is_the_score_of_a_uniform_guesser(task):
     digit_accuracy = (((pred == target) & has_digit).sum(1) / has_digit.sum(1)).mean()  # as the evaluator
     assert task.chance["exact_match"] == 1 / (largest + 1)
     assert task.chance["digit_accuracy"] == pytest.approx(digit_accuracy, abs=0.004)
+
+
+def _python_carries(task: Task, a: int, b: int) -> int:
+    """Carries (add), borrows (sub), or carries of the long multiplication's column sums (mul)."""
+    op, w = (task.op if task.name == "mod" else task.name), task.operand_width
+    da, db = [a // 10**i % 10 for i in range(w)], [b // 10**i % 10 for i in range(w)]
+    carry = count = 0
+    if op == "mul":
+        for j in range(2 * w):
+            carry = (sum(da[i] * db[j - i] for i in range(w) if 0 <= j - i < w) + carry) // 10
+            count += carry > 0
+        return count
+    for x, y in zip(da, db):
+        carry = int(x + y + carry >= 10) if op == "add" else int(x - y - carry < 0)
+        count += carry
+    return count
+
+
+@pytest.mark.parametrize("name, op, p", TASK_OPS, ids=lambda x: str(x))
+@pytest.mark.parametrize("n_digits", [1, 3, 12])
+def test_carries_match_a_python_reference(name, op, p, n_digits):
+    task = Task(name=name, n_digits=n_digits, op=op, p=p)
+    a, b = task.sample_train(np.random.default_rng(2), 3000)
+    carries = task.carries(a, b)
+    assert carries.tolist() == [_python_carries(task, x, y) for x, y in zip(a.tolist(), b.tolist())]
+    assert carries.max() <= task.max_carries
+
+
+@pytest.mark.parametrize("name, op, p", TASK_OPS, ids=lambda x: str(x))
+@pytest.mark.parametrize("n_digits", [1, 2])
+def test_max_carries_is_the_largest_count(name, op, p, n_digits):
+    task = Task(name=name, n_digits=n_digits, op=op, p=p)
+    assert task.max_carries == task.carries(*task._enumerate()).max()

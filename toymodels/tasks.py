@@ -226,43 +226,39 @@ class Task:
         if self.name == "sub":
             return to_digits(a - b, self.answer_width)
         if self.name == "mul":
-            return self._long_multiply(a, b)
+            return _long_multiply(a, b, self.n_digits)[0]
         return to_digits(self._unreduced(a, b) % self.p, self.answer_width)
 
     def _unreduced(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The mod result before reduction, never negative: a + b, a - b + p, or a * b."""
         return {"add": a + b, "sub": a - b + self.p, "mul": a * b}[self.op]
 
-    def _long_multiply(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        # Products of 10-digit numbers overflow int64, so multiply digit arrays instead.
+    def carries(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per problem, the number of columns (of operand_width) that carry: int64 (n,).
+
+        add: carries of a + b; sub: borrows of a - b (for mod sub the last column borrows when
+        a < b); mul: columns of the long multiplication whose column sum, plus the carry coming
+        in, carries a non-zero amount out. For mod, the operation before reduction.
+        """
+        if self._op == "mul":
+            return _long_multiply(a, b, self.operand_width)[1]
+        return _columns(a, b, self._op, self.operand_width)[0].sum(1)
+
+    @property
+    def max_carries(self) -> int:
+        """The largest count carries() can give on this task (attained by some problem)."""
         n = self.n_digits
-        da = to_digits(a, n)[:, ::-1]  # least significant first
-        db = to_digits(b, n)[:, ::-1]
-        cols = np.zeros((len(a), 2 * n), dtype=np.int64)
-        for i in range(n):
-            cols[:, i : i + n] += da * db[:, i : i + 1]
-        carry = np.zeros(len(a), dtype=np.int64)
-        for j in range(2 * n):
-            total = cols[:, j] + carry
-            cols[:, j], carry = total % 10, total // 10
-        return cols[:, ::-1]
+        if self.name == "mod":
+            return _mod_max_carries(self.p, self.op)
+        # add: 99..9 + 99..9; sub (a >= b): the top column never borrows; mul: 99..9 * 99..9.
+        return {"add": n, "sub": n - 1, "mul": 2 * n - 1}[self.name]
 
     def _scratchpad(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Scratchpad digits (n, scratch_len - 1)."""
         n = self.n_digits
         if self.name in ("add", "sub"):
-            da, db = to_digits(a, n)[:, ::-1], to_digits(b, n)[:, ::-1]
-            carry = np.zeros(len(a), dtype=np.int64)
-            steps = []
-            for i in range(n):
-                if self.name == "add":
-                    total = da[:, i] + db[:, i] + carry
-                    digit, carry = total % 10, total // 10
-                else:
-                    total = da[:, i] - db[:, i] - carry
-                    digit, carry = total % 10, (total < 0).astype(np.int64)
-                steps += [carry, digit]
-            return np.stack(steps, axis=1)
+            carry, digit = _columns(a, b, self.name, n)
+            return np.stack([carry, digit], axis=2).reshape(len(a), 2 * n)  # per column: carry, digit
         if self.name == "mul":
             db = to_digits(b, n)[:, ::-1]
             return np.concatenate([to_digits(a * db[:, i], n + 1) for i in range(n)], axis=1)
@@ -371,6 +367,46 @@ class Task:
         chosen = np.array(sorted(pairs), dtype=np.int64)  # sorted: independent of set order
         arr = chosen[np.sort(rng.choice(len(chosen), size=size, replace=False))]
         return arr[:, 0], arr[:, 1]
+
+
+def _columns(a: np.ndarray, b: np.ndarray, op: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column-by-column a + b or a - b, least significant first: (carry or borrow out, digit), (n, width) each."""
+    da, db = to_digits(a, width)[:, ::-1], to_digits(b, width)[:, ::-1]
+    carries, digits = np.zeros_like(da), np.zeros_like(da)
+    carry = np.zeros(len(da), dtype=np.int64)
+    for i in range(width):
+        total = da[:, i] + db[:, i] + carry if op == "add" else da[:, i] - db[:, i] - carry
+        carry = (total >= 10 if op == "add" else total < 0).astype(np.int64)
+        carries[:, i], digits[:, i] = carry, total % 10
+    return carries, digits
+
+
+def _long_multiply(a: np.ndarray, b: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Digits of a * b (n, 2 * width), most significant first, and the columns that carried (n,)."""
+    # Products of 10-digit numbers overflow int64, so multiply digit arrays instead.
+    da = to_digits(a, width)[:, ::-1]  # least significant first
+    db = to_digits(b, width)[:, ::-1]
+    cols = np.zeros((len(da), 2 * width), dtype=np.int64)
+    for i in range(width):
+        cols[:, i : i + width] += da * db[:, i : i + 1]
+    carry = np.zeros(len(da), dtype=np.int64)
+    n_carries = np.zeros(len(da), dtype=np.int64)
+    for j in range(2 * width):
+        total = cols[:, j] + carry
+        cols[:, j], carry = total % 10, total // 10
+        n_carries += carry > 0
+    return cols[:, ::-1], n_carries
+
+
+@functools.lru_cache(maxsize=16)
+def _mod_max_carries(p: int, op: str) -> int:
+    """max_carries of mod p, by going through every problem (p <= MAX_P), a few rows of a at a time."""
+    task, rows = Task(name="mod", p=p, op=op), max(1, 500_000 // p)
+    b = np.arange(p)
+    return max(
+        int(task.carries(np.repeat(np.arange(a0, min(a0 + rows, p)), p), np.tile(b, min(rows, p - a0))).max())
+        for a0 in range(0, p, rows)
+    )
 
 
 @functools.lru_cache(maxsize=8)
