@@ -6,11 +6,13 @@ trained on one task can be evaluated on another. The *target* is what the model 
 ``=``: an optional scratchpad (intermediate steps, then ``;``) followed by the answer. Scoring only
 ever looks at the answer field, so new formats need no change to the model or the metrics.
 
-The problem space is split once, independently of the run seed, into a training part and a
-held-out part: a deterministic hash of the problem for large spaces, an explicit seeded
-permutation with ``train_fraction`` for the small ``mod`` space (as in the grokking papers). The
-training stream only ever draws from the training part; the evaluation set only from the
-held-out part, so they can never overlap.
+The problem space is split once, independently of the run seed, into a training part (a share
+``train_fraction`` of the space: the problems the training stream may draw) and a held-out part:
+a deterministic hash of the problem for ``add``/``sub``/``mul``, an explicit seeded permutation
+for the small ``mod`` space (as in the grokking papers). ``split="ordered"`` splits ``(a, b)`` and
+``(b, a)`` independently (the grokking convention); ``"unordered"`` splits the pair ``{a, b}``, so a
+commutative problem's twin is held out with it. The training stream only ever draws from the
+training part; the evaluation set only from the held-out part, so they can never overlap.
 """
 
 from __future__ import annotations
@@ -28,9 +30,18 @@ DIGIT0 = STOI["0"]  # token id of digit d is DIGIT0 + d
 
 TASKS = ("add", "sub", "mul", "mod")
 FORMATS = ("plain", "reversed", "scratchpad")
-MOD_OPS = {"add": "+", "sub": "-", "mul": "*"}
+OP_SYMBOLS = {"add": "+", "sub": "-", "mul": "*"}  # how each operation is written in a prompt
+MOD_OPS = ("add", "sub", "mul")  # the operations task.op may name for mod
+DEFAULT_TRAIN_FRACTION = {"add": 0.75, "sub": 0.75, "mul": 0.75, "mod": 0.5}
+SPLITS = ("ordered", "unordered")
+COMMUTATIVE_OPS = ("add", "mul")
 MAX_DIGITS = 18  # operands are sampled as int64
 ENUMERATE_LIMIT = 4_000_000  # problem spaces up to this size are enumerated exactly
+# The mod split is a p x p table of bools built from a permutation of the p*p problems. p <= 2000
+# keeps the table at 4 MB (its construction at ~50 MB and a fraction of a second, once per process)
+# and the space within ENUMERATE_LIMIT, so mod held-out counts and evaluation sets are always exact.
+MAX_P = 2000
+CHANCE_PROBLEMS = 65_536  # problems the digit-accuracy chance level averages over
 
 
 def encode(text: str) -> list[int]:
@@ -69,13 +80,24 @@ class Task:
     n_digits: int = 3
     format: str = "reversed"
     pad_answer: bool = True  # fixed-width, zero-padded answers
-    holdout_fraction: float = 0.25  # share of the problem space held out (hash split)
+    # Share of the problem space the training stream may draw from; the rest is held out.
+    # None: DEFAULT_TRAIN_FRACTION (0.75 for add/sub/mul, 0.5 for mod).
+    train_fraction: float | None = None
+    # "ordered": (a, b) and (b, a) are split independently; "unordered": the pair {a, b} is, so
+    # (b, a) is held out exactly when (a, b) is (commutative operations only).
+    # None: unordered for add/mul, ordered for sub and mod (the grokking convention).
+    split: str | None = None
     p: int = 97  # mod only
     op: str = "add"  # mod only: the operation before reduction
-    train_fraction: float = 0.5  # mod only: explicit split of the p*p problems
     split_seed: int = 0  # mod only: the permutation that makes the split
 
     def __post_init__(self) -> None:
+        # Frozen: fill the per-task defaults in place.
+        if self.train_fraction is None:
+            object.__setattr__(self, "train_fraction", DEFAULT_TRAIN_FRACTION.get(self.name, 0.75))
+        if self.split is None:
+            default = "unordered" if self.name in ("add", "mul") else "ordered"
+            object.__setattr__(self, "split", default)
         if self.name not in TASKS:
             raise ValueError(f"task.name={self.name!r} is unknown; choose one of {', '.join(TASKS)}")
         if self.format not in FORMATS:
@@ -83,14 +105,21 @@ class Task:
         if self.name == "mod":
             if self.op not in MOD_OPS:
                 raise ValueError(f"task.op={self.op!r} is unknown; choose one of {', '.join(MOD_OPS)}")
-            if not 2 <= self.p <= 10**6:
-                raise ValueError(f"task.p={self.p} must be an integer in [2, 1000000]")
-            if not 0.0 < self.train_fraction < 1.0:
-                raise ValueError(f"task.train_fraction={self.train_fraction} must be in (0, 1)")
+            if not 2 <= self.p <= MAX_P:
+                raise ValueError(
+                    f"task.p={self.p} must be an integer in [2, {MAX_P}] (the split holds a p*p table in memory)"
+                )
         elif not 1 <= self.n_digits <= MAX_DIGITS:
             raise ValueError(f"task.n_digits={self.n_digits} must be an integer in [1, {MAX_DIGITS}]")
-        if self.name != "mod" and not 0.0 < self.holdout_fraction < 1.0:
-            raise ValueError(f"task.holdout_fraction={self.holdout_fraction} must be in (0, 1)")
+        if not 0.0 < self.train_fraction < 1.0:
+            raise ValueError(f"task.train_fraction={self.train_fraction} must be in (0, 1)")
+        if self.split not in SPLITS:
+            raise ValueError(f"task.split={self.split!r} is unknown; choose one of {', '.join(SPLITS)}")
+        if self.split == "unordered" and self._op not in COMMUTATIVE_OPS:
+            raise ValueError(
+                f"task.split='unordered' needs a commutative operation ({' or '.join(COMMUTATIVE_OPS)}), "
+                f"not {self._op}; use task.split=ordered"
+            )
 
     # ----- layout -------------------------------------------------------------------------
     @property
@@ -111,8 +140,13 @@ class Task:
         return {"add": n + 1, "sub": n, "mul": 2 * n, "mod": len(str(self.p - 1))}[self.name]
 
     @property
+    def _op(self) -> str:
+        """The arithmetic operation: task.op for mod, the task's name otherwise."""
+        return self.op if self.name == "mod" else self.name
+
+    @property
     def _symbol(self) -> str:
-        return MOD_OPS[self.op] if self.name == "mod" else MOD_OPS[self.name]
+        return OP_SYMBOLS[self._op]
 
     @property
     def _suffix(self) -> str:
@@ -132,14 +166,14 @@ class Task:
             "add": 2 * n,  # per column, least significant first: carry out, sum digit
             "sub": 2 * n,  # per column: borrow out, difference digit
             "mul": n * (n + 1),  # partial products a * b_i, least significant b_i first
-            "mod": len(str(self._max_unreduced)),  # the result before reduction mod p
+            "mod": len(str(self._max_unreduced)),  # the result before reduction mod p (a - b + p for sub)
         }[self.name]
         return steps + 1
 
     @property
     def _max_unreduced(self) -> int:
         m = self.p - 1
-        return {"add": 2 * m, "sub": m, "mul": m * m}[self.op]
+        return {"add": 2 * m, "sub": m + self.p, "mul": m * m}[self.op]
 
     @property
     def target_len(self) -> int:
@@ -151,9 +185,30 @@ class Task:
         return self.prompt_len + self.target_len
 
     @property
+    def _max_answer(self) -> int:
+        """The largest answer value: the answers lie in [0, _max_answer]."""
+        m = 10**self.n_digits - 1
+        return {"add": 2 * m, "sub": m, "mul": m * m, "mod": self.p - 1}[self.name]
+
+    @property
+    def chance(self) -> dict[str, float]:
+        """Scores of a guesser who writes a uniformly random value of [0, largest answer], in the layout.
+
+        The floor of the emergence plot. ``exact_match`` = 1 / (largest answer + 1): 1/(2*10^n - 1)
+        for add, 1/10^n for sub, 1/p for mod, 1/((10^n - 1)^2 + 1) for mul (a range that includes
+        values no product takes: 1-digit mul has 37 distinct products in [0, 81], so a guesser who
+        knew the products would do 2.2x better). ``digit_accuracy`` = the evaluator's digit accuracy
+        (per problem: matched digits over the target's digits, by significance; an unpadded guess
+        has no digit above its length) averaged over that guess and uniformly drawn problems. The
+        guess's digit distribution is counted exactly; the problems are every problem of a space up
+        to 65536, else a fixed sample of 65536 (standard error < 0.002).
+        """
+        return _chance(self)
+
+    @property
     def chance_exact_match(self) -> float:
-        """Exact match of guessing each answer digit uniformly: the floor of the emergence plot."""
-        return 10.0 ** -self.answer_width
+        """chance["exact_match"]; kept only until config.py reads task.chance."""
+        return self.chance["exact_match"]
 
     @property
     def space_size(self) -> int:
@@ -171,42 +226,39 @@ class Task:
         if self.name == "sub":
             return to_digits(a - b, self.answer_width)
         if self.name == "mul":
-            return self._long_multiply(a, b)
+            return _long_multiply(a, b, self.n_digits)[0]
         return to_digits(self._unreduced(a, b) % self.p, self.answer_width)
 
     def _unreduced(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return {"add": a + b, "sub": a - b, "mul": a * b}[self.op]
+        """The mod result before reduction, never negative: a + b, a - b + p, or a * b."""
+        return {"add": a + b, "sub": a - b + self.p, "mul": a * b}[self.op]
 
-    def _long_multiply(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        # Products of 10-digit numbers overflow int64, so multiply digit arrays instead.
+    def carries(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per problem, the number of columns (of operand_width) that carry: int64 (n,).
+
+        add: carries of a + b; sub: borrows of a - b (for mod sub the last column borrows when
+        a < b); mul: columns of the long multiplication whose column sum, plus the carry coming
+        in, carries a non-zero amount out. For mod, the operation before reduction.
+        """
+        if self._op == "mul":
+            return _long_multiply(a, b, self.operand_width)[1]
+        return _columns(a, b, self._op, self.operand_width)[0].sum(1)
+
+    @property
+    def max_carries(self) -> int:
+        """The largest count carries() can give on this task (attained by some problem)."""
         n = self.n_digits
-        da = to_digits(a, n)[:, ::-1]  # least significant first
-        db = to_digits(b, n)[:, ::-1]
-        cols = np.zeros((len(a), 2 * n), dtype=np.int64)
-        for i in range(n):
-            cols[:, i : i + n] += da * db[:, i : i + 1]
-        carry = np.zeros(len(a), dtype=np.int64)
-        for j in range(2 * n):
-            total = cols[:, j] + carry
-            cols[:, j], carry = total % 10, total // 10
-        return cols[:, ::-1]
+        if self.name == "mod":
+            return _mod_max_carries(self.p, self.op)
+        # add: 99..9 + 99..9; sub (a >= b): the top column never borrows; mul: 99..9 * 99..9.
+        return {"add": n, "sub": n - 1, "mul": 2 * n - 1}[self.name]
 
     def _scratchpad(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Scratchpad digits (n, scratch_len - 1)."""
         n = self.n_digits
         if self.name in ("add", "sub"):
-            da, db = to_digits(a, n)[:, ::-1], to_digits(b, n)[:, ::-1]
-            carry = np.zeros(len(a), dtype=np.int64)
-            steps = []
-            for i in range(n):
-                if self.name == "add":
-                    total = da[:, i] + db[:, i] + carry
-                    digit, carry = total % 10, total // 10
-                else:
-                    total = da[:, i] - db[:, i] - carry
-                    digit, carry = total % 10, (total < 0).astype(np.int64)
-                steps += [carry, digit]
-            return np.stack(steps, axis=1)
+            carry, digit = _columns(a, b, self.name, n)
+            return np.stack([carry, digit], axis=2).reshape(len(a), 2 * n)  # per column: carry, digit
         if self.name == "mul":
             db = to_digits(b, n)[:, ::-1]
             return np.concatenate([to_digits(a * db[:, i], n + 1) for i in range(n)], axis=1)
@@ -247,16 +299,12 @@ class Task:
     def is_heldout(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """True where a problem belongs to the held-out part of the space (never trained on)."""
         if self.name == "mod":
-            return self._mod_heldout_table()[a, b]
+            return _mod_heldout_table(self.p, self.train_fraction, self.split, self.split_seed)[a, b]
+        if self.split == "unordered":
+            a, b = np.minimum(a, b), np.maximum(a, b)
         salt = np.uint64(TASKS.index(self.name) * 1000 + self.n_digits)
         h = _mix64(_mix64(a.astype(np.uint64) + salt) ^ b.astype(np.uint64))
-        return (h >> np.uint64(11)).astype(np.float64) / 2.0**53 < self.holdout_fraction
-
-    def _mod_heldout_table(self) -> np.ndarray:
-        perm = np.random.default_rng(self.split_seed).permutation(self.p * self.p)
-        heldout = np.zeros(self.p * self.p, dtype=bool)
-        heldout[perm[int(round(self.train_fraction * self.p * self.p)) :]] = True
-        return heldout.reshape(self.p, self.p)
+        return (h >> np.uint64(11)).astype(np.float64) / 2.0**53 < 1 - self.train_fraction
 
     @property
     def heldout_count(self) -> int:
@@ -272,10 +320,16 @@ class Task:
 
     def _sample_uniform(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         hi = self.p if self.name == "mod" else 10**self.n_digits
+        if self.name == "sub":
+            # Uniform over the hi * (hi + 1) / 2 pairs a >= b (the answer is never negative): x in
+            # [0, hi], y in [0, hi) maps two-to-one onto them, (x - 1, y) below the diagonal y < x,
+            # (y, x) on or above it. (Sorting two uniform draws would give a = b half the weight.)
+            x = rng.integers(0, hi + 1, size=n, dtype=np.int64)
+            y = rng.integers(0, hi, size=n, dtype=np.int64)
+            below = y < x
+            return np.where(below, x - 1, y), np.where(below, y, x)
         a = rng.integers(0, hi, size=n, dtype=np.int64)
         b = rng.integers(0, hi, size=n, dtype=np.int64)
-        if self.name == "sub":  # a >= b keeps the answer non-negative and n digits wide
-            a, b = np.maximum(a, b), np.minimum(a, b)
         return a, b
 
     def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,15 +337,12 @@ class Task:
         keep_a, keep_b, have = [], [], 0
         while have < n:
             # Oversample so that one draw almost always suffices after rejecting held-out ones.
-            a, b = self._sample_uniform(rng, int(n / (1 - self._heldout_share())) + 16)
+            a, b = self._sample_uniform(rng, int(n / self.train_fraction) + 16)
             train = ~self.is_heldout(a, b)
             keep_a.append(a[train])
             keep_b.append(b[train])
             have += int(train.sum())
         return np.concatenate(keep_a)[:n], np.concatenate(keep_b)[:n]
-
-    def _heldout_share(self) -> float:
-        return 1 - self.train_fraction if self.name == "mod" else self.holdout_fraction
 
     def heldout_problems(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """A fixed evaluation set: `size` distinct held-out problems chosen by `seed`."""
@@ -318,10 +369,105 @@ class Task:
         return arr[:, 0], arr[:, 1]
 
 
+def _columns(a: np.ndarray, b: np.ndarray, op: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column-by-column a + b or a - b, least significant first: (carry or borrow out, digit), (n, width) each."""
+    da, db = to_digits(a, width)[:, ::-1], to_digits(b, width)[:, ::-1]
+    carries, digits = np.zeros_like(da), np.zeros_like(da)
+    carry = np.zeros(len(da), dtype=np.int64)
+    for i in range(width):
+        total = da[:, i] + db[:, i] + carry if op == "add" else da[:, i] - db[:, i] - carry
+        carry = (total >= 10 if op == "add" else total < 0).astype(np.int64)
+        carries[:, i], digits[:, i] = carry, total % 10
+    return carries, digits
+
+
+def _long_multiply(a: np.ndarray, b: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Digits of a * b (n, 2 * width), most significant first, and the columns that carried (n,)."""
+    # Products of 10-digit numbers overflow int64, so multiply digit arrays instead.
+    da = to_digits(a, width)[:, ::-1]  # least significant first
+    db = to_digits(b, width)[:, ::-1]
+    cols = np.zeros((len(da), 2 * width), dtype=np.int64)
+    for i in range(width):
+        cols[:, i : i + width] += da * db[:, i : i + 1]
+    carry = np.zeros(len(da), dtype=np.int64)
+    n_carries = np.zeros(len(da), dtype=np.int64)
+    for j in range(2 * width):
+        total = cols[:, j] + carry
+        cols[:, j], carry = total % 10, total // 10
+        n_carries += carry > 0
+    return cols[:, ::-1], n_carries
+
+
+@functools.lru_cache(maxsize=16)
+def _mod_max_carries(p: int, op: str) -> int:
+    """max_carries of mod p, by going through every problem (p <= MAX_P), a few rows of a at a time."""
+    task, rows = Task(name="mod", p=p, op=op), max(1, 500_000 // p)
+    b = np.arange(p)
+    return max(
+        int(task.carries(np.repeat(np.arange(a0, min(a0 + rows, p)), p), np.tile(b, min(rows, p - a0))).max())
+        for a0 in range(0, p, rows)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _mod_heldout_table(p: int, train_fraction: float, split: str, split_seed: int) -> np.ndarray:
+    """The mod split as a read-only (p, p) table, True where held out; built once per split.
+
+    Cached on the fields that define the split (is_heldout runs on every training batch).
+    Ordered: the first round(train_fraction * p * p) problems of a seeded permutation are for
+    training. Unordered: pairs {a, b} (a <= b) are taken in seeded order while the problems they
+    stand for (1 when a == b, else 2) fit in that count, so the share is exact to one problem.
+    """
+    rng = np.random.default_rng(split_seed)
+    n_train = int(round(train_fraction * p * p))
+    if split == "ordered":
+        heldout = np.zeros(p * p, dtype=bool)
+        heldout[rng.permutation(p * p)[n_train:]] = True
+        heldout = heldout.reshape(p, p)
+    else:
+        lo, hi = np.triu_indices(p)
+        order = rng.permutation(len(lo))
+        lo, hi = lo[order], hi[order]
+        train = np.cumsum(np.where(lo == hi, 1, 2)) <= n_train
+        heldout = np.ones((p, p), dtype=bool)
+        heldout[lo[train], hi[train]] = heldout[hi[train], lo[train]] = False
+    heldout.setflags(write=False)
+    return heldout
+
+
+@functools.lru_cache(maxsize=64)
+def _chance(task: Task) -> dict[str, float]:
+    largest, width = task._max_answer, task.answer_width
+    # hits[i, d]: probability that the guess has the digit d at 10**i (Python ints: exact).
+    hits = np.zeros((width, 10))
+    for i in range(width):
+        unit = 10**i
+        high, cur, low = largest // (10 * unit), largest // unit % 10, largest % unit
+        for d in range(10):
+            count = high * unit + (unit if d < cur else low + 1 if d == cur else 0)
+            if d == 0 and i > 0 and not task.pad_answer:
+                count -= min(largest + 1, unit)  # guesses below 10**i write no digit there
+            hits[i, d] = count / (largest + 1)
+    if task.space_size <= CHANCE_PROBLEMS:
+        a, b = task._enumerate()
+    else:
+        a, b = task._sample_uniform(np.random.default_rng(0), CHANCE_PROBLEMS)
+    digits = task.answers(a, b)[:, ::-1]  # by significance
+    p_hit = hits[np.arange(width), digits]
+    if task.pad_answer:
+        length = np.full(len(a), width)
+    else:
+        nonzero = digits != 0
+        length = np.where(nonzero.any(1), width - nonzero[:, ::-1].argmax(1), 1)
+    scored = np.arange(width)[None, :] < length[:, None]
+    digit_accuracy = ((p_hit * scored).sum(1) / length).mean()
+    return {"exact_match": 1 / (largest + 1), "digit_accuracy": float(digit_accuracy)}
+
+
 @functools.lru_cache(maxsize=64)
 def _heldout_count(task: Task) -> int:
     if task.space_size > ENUMERATE_LIMIT:
-        return int(task.space_size * task.holdout_fraction)  # estimate; far above any eval size
+        return int(task.space_size * (1 - task.train_fraction))  # estimate; far above any eval size
     return int(task.is_heldout(*task._enumerate()).sum())
 
 
