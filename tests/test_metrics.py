@@ -89,5 +89,5 @@ def test_teacher_forced_metrics_equal_a_plain_reference(fmt, pad):
     right = ((logp.argmax(-1) == target)[:, ans] & digit).sum()
     assert metrics["answer_logprob"] == pytest.approx(float(answer_logprob.mean()), abs=1e-5)
     assert metrics["answer_prob"] == pytest.approx(float(answer_logprob.exp().mean()), rel=1e-4)
-    assert metrics["token_accuracy"] == pytest.approx(float(right / digit.sum()), abs=1e-12)
+    assert metrics["token_accuracy"] == pytest.approx(int(right) / int(digit.sum()), abs=1e-12)
     assert metrics["loss"] == pytest.approx(float(-(tok_logp * scored).sum() / scored.sum()), abs=1e-5)

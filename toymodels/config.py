@@ -154,6 +154,7 @@ class RunSpec:
             "n_digits": self.task.n_digits,
             "format": self.task.format,
             "split": self.task.split,
+            "train_fraction": self.task.train_fraction,
             "task_label": self.task.label,
             "model": self.model.name,
             "d_model": self.model.d_model,

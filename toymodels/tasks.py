@@ -206,11 +206,6 @@ class Task:
         return _chance(self)
 
     @property
-    def chance_exact_match(self) -> float:
-        """chance["exact_match"]; kept only until config.py reads task.chance."""
-        return self.chance["exact_match"]
-
-    @property
     def space_size(self) -> int:
         """Number of distinct problems."""
         if self.name == "mod":
