@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  missing: {item}")
     print(f"wrote {', '.join(OUTPUTS)} in {out}")
     head = summary["headline"]
-    print(f"headline threshold (exact_match, {head['method'].replace('_', ' ')}): {head['threshold_text']} FLOPs")
+    print(f"headline threshold (exact_match, {head['method'].replace('_', ' ')}, FLOPs): {head['threshold_text']}")
     print(f"sigmoid threshold (exact_match): {threshold(summary['fits']['exact_match'])}")
     if args.split_seeds:
         print(split_half_text(summary["split_half"]))
