@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toymodels import analysis, report
+from toymodels import analysis
+from toymodels.analysis import report
+from toymodels.analysis import summary as summary_module
+from toymodels.runs import jsonable
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"d8": (8, 2), "d16": (16, 2), "d24": (24, 2), "d32": (32, 3), "d48": (48, 3), "d64": (64, 4), "d96": (96, 4)}
@@ -30,6 +33,7 @@ def _final_metrics(x: float, lo: float, hi: float, rng: np.random.Generator) -> 
         "digit_accuracy": 0.1 + 0.85 * t + noise(),
         "edit_distance": 3.0 * (1 - t) + noise(),
         "answer_logprob": -12.0 * (1 - t) + noise(),
+        "answer_prob": float(np.clip(analysis.sigmoid(x, 0.0, 0.9, TRUE_X0 - 0.2, 0.3) + noise(), 0, 1)),
         "token_accuracy": 0.2 + 0.75 * t + noise(),
         "loss": 2.3 * (1 - t) + 0.05 + noise(),
         "position_accuracy": [float(np.clip(1.2 * t + 0.3 - 0.2 * i, 0, 1)) for i in range(N_DIGITS)],
@@ -72,6 +76,7 @@ def _write_csv(path: Path, final_flops: float, final: dict) -> None:
         "digit_accuracy": 0.1,
         "edit_distance": 3.0,
         "answer_logprob": -12.0,
+        "answer_prob": 0.0,
         "token_accuracy": 0.2,
         "loss": 2.35,
     }
@@ -254,7 +259,7 @@ def test_summary_md_has_the_family_and_fit_tables(full_sweep: dict) -> None:
 
 
 def test_report_is_deterministic(full_sweep: dict) -> None:
-    again = report._jsonable(analysis.summarize(analysis.load_sweep(full_sweep["root"])))
+    again = jsonable(analysis.summarize(analysis.load_sweep(full_sweep["root"])))
     assert again == full_sweep["summary"]
 
 
@@ -312,7 +317,7 @@ def test_cli_entry_point_exits_2_without_a_traceback(kind: str, tmp_path: Path) 
     if kind == "empty":
         target.mkdir()
     proc = subprocess.run(
-        [sys.executable, "-m", "toymodels.report", str(target)], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "toymodels.analysis.report", str(target)], cwd=REPO, capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -320,7 +325,8 @@ def test_cli_entry_point_exits_2_without_a_traceback(kind: str, tmp_path: Path) 
 
 
 def test_report_never_imports_the_training_stack() -> None:
-    code = "import sys, toymodels.report; print(sorted({'torch', 'lightning'} & set(sys.modules)))"
+    modules = "toymodels.analysis.report, toymodels.analysis.forecast_cli"
+    code = f"import sys, {modules}; print(sorted({{'torch', 'lightning'}} & set(sys.modules)))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
 
@@ -389,18 +395,30 @@ def _sigmoid_points(x0: float, floor: float, ceiling: float, seed: int = 0) -> t
 
 
 @pytest.mark.parametrize(("floor", "ceiling"), [(0.0, 1.0), (3.0, 0.5)], ids=["increasing", "decreasing"])
-def test_fit_recovers_a_known_threshold_within_a_tenth_of_a_decade(floor: float, ceiling: float) -> None:
-    x, y, groups = _sigmoid_points(12.3, floor, ceiling)
+def test_fit_recovers_a_known_threshold_within_five_hundredths_of_a_decade_and_its_interval_covers_it(
+    floor: float, ceiling: float
+) -> None:
+    x, y, _ = _sigmoid_points(12.3, floor, ceiling)
+    seeds = [f"seed {i % 3}" for i in range(x.size)]
     fit = analysis.fit_sigmoid(x, y)
-    assert fit.ok and abs(math.log10(fit.threshold_flops) - 12.3) < 0.1
+    assert fit.ok and abs(math.log10(fit.threshold_flops) - 12.3) < 0.05
     assert fit.floor == pytest.approx(floor, abs=0.1 * abs(ceiling - floor))
     assert fit.ceiling == pytest.approx(ceiling, abs=0.1 * abs(ceiling - floor))
-    low, high = analysis.bootstrap_threshold(x, y, groups)
-    # Resampling 3 seeds understates the spread, so the truth is not always inside: ask for what the
-    # interval promises, finite and around the estimate, and close to the truth.
-    assert math.isfinite(low) and math.isfinite(high) and low <= fit.threshold_flops <= high
-    assert abs(math.log10(low) - 12.3) < 0.1 and abs(math.log10(high) - 12.3) < 0.1
-    assert analysis.bootstrap_threshold(x, y, groups) == (low, high)  # seeded: same interval every time
+    draws = analysis.bootstrap_x0(x, y, seeds)
+    low, high = analysis.replication_interval(fit.x0, draws, 3, np.unique(x), fit.width_decades)
+    assert low <= 12.3 <= high and low <= fit.x0 <= high and high - low < 0.5
+    assert np.array_equal(analysis.bootstrap_x0(x, y, seeds), draws)  # seeded: same interval every time
+
+
+def test_floor_and_ceiling_stay_inside_the_metrics_range() -> None:
+    x = np.repeat(np.linspace(10.0, 14.0, 9), 3)
+    y = np.clip(0.1 + 0.9 * analysis.sigmoid(x, 0.0, 1.2, 12.0, 0.6), 0, 1)  # saturates at 1 within the sweep
+    fit = analysis.fit_sigmoid(x, y, analysis.metric_bounds("exact_match"))
+    assert 0.0 <= fit.floor <= 1.0 and 0.0 <= fit.ceiling <= 1.0
+    loss = analysis.fit_sigmoid(x, 2.5 - 2.5 * (x - 10.0) / 4.0, analysis.metric_bounds("loss"))
+    assert min(loss.floor, loss.ceiling) >= 0.0
+    assert analysis.metric_bounds("edit_distance", 4) == (0.0, 4.0)
+    assert analysis.metric_bounds("answer_logprob")[1] == 0.0
 
 
 def test_flat_metric_or_fewer_than_three_sizes_has_no_threshold() -> None:
@@ -409,21 +427,96 @@ def test_flat_metric_or_fewer_than_three_sizes_has_no_threshold() -> None:
     assert not flat.ok and flat.threshold_flops is None and "flat" in flat.note
     two = analysis.fit_sigmoid(np.array([10.0, 10.0, 12.0, 12.0]), np.array([0.0, 0.1, 0.9, 1.0]))
     assert not two.ok and two.threshold_flops is None and "3 distinct" in two.note
-    assert analysis.bootstrap_threshold(x, np.full(x.size, 0.25), groups) is None
+    assert analysis.bootstrap_x0(x, np.full(x.size, 0.25), groups) is None
 
 
-def test_threshold_beyond_the_compute_range_is_not_trusted() -> None:
+def test_a_linear_trend_is_gradual_and_gets_no_threshold() -> None:
+    x = np.repeat(np.linspace(10.0, 14.0, 9), 3)
+    y = 0.1 + 0.85 * (x - 10.0) / 4.0 + np.random.default_rng(0).normal(0, 0.01, x.size)
+    fit = analysis.fit_sigmoid(x, y, (0.0, 1.0))
+    assert not fit.ok and fit.gradual and "gradual" in fit.note
+
+
+def test_threshold_beyond_the_compute_range_is_not_a_number() -> None:
     x, y, _ = _sigmoid_points(14.3, 0.0, 1.0)  # only the largest sizes leave the floor
     fit = analysis.fit_sigmoid(x, y)
-    assert not fit.ok and "above the largest" in fit.note
+    assert not fit.ok and fit.side == "above" and "above the swept range" in fit.note
+    entry = summary_module.threshold_entry(None, "above", None, (10.0, 14.0))
+    assert entry["threshold_flops"] is None and entry["threshold_text"].startswith("> 1.00e+14")
 
 
-def test_breakthroughness_matches_a_hand_computed_example() -> None:
+def test_interval_ends_beyond_the_swept_range_are_open_never_a_grid_edge() -> None:
+    sizes = np.linspace(10.0, 14.0, 9)
+    draws = np.array([9.5, 10.2, 10.4, 10.6] * 50)  # refits reaching below the smallest size
+    low, high = analysis.replication_interval(10.4, draws, 6, sizes)
+    assert low == -math.inf and 10.4 < high < 14.0
+    entry = summary_module.threshold_entry(10.4, None, (low, high), (10.0, 14.0))
+    assert entry["threshold_ci"][0] is None and entry["threshold_text"].split("[")[1].startswith("< 1.00e+10")
+
+
+def test_breakthroughness_matches_a_hand_computed_example_and_floors_flat_steps_at_the_resolution() -> None:
     # diffs 0, 0.1, 0.8 -> median of squares 0.01 -> sqrt 0.1; I = +(0.9 - 0) -> 9.0
     assert analysis.breakthroughness(np.array([0.0, 0.0, 0.1, 0.9])) == pytest.approx(9.0)
     # the same curve falling: argmax before argmin -> negative
     assert analysis.breakthroughness(np.array([0.9, 0.1, 0.0, 0.0])) == pytest.approx(-9.0)
-    # median of squared steps is 0: the epsilon floor keeps it finite
-    assert analysis.breakthroughness(np.array([0.0, 0.0, 0.0, 1.0])) == pytest.approx(1e12)
+    # most steps flat: the median squared step is 0, the denominator is the resolution (1/eval_size)
+    assert analysis.breakthroughness(np.array([0, 0, 0, 0, 1, 1, 1.0]), 1e-3) == pytest.approx(1000.0)
     assert analysis.breakthroughness(np.array([0.3, 0.3, 0.3])) is None
     assert analysis.breakthroughness(np.array([0.3])) is None
+
+
+# ----------------------------------------------------------------------------- solve probability, seeds
+
+DEMO_SIZES = np.log10([1.3e10, 4.5e10, 9.5e10, 1.6e11, 7.0e11, 1.2e12, 2.7e12])
+
+
+def _seed_sweep(n_seeds: int, centre: float, rng: np.random.Generator, spread: float = 0.3) -> analysis.Sweep:
+    """Each seed escapes its plateau at its own log-threshold ~ N(centre, spread), at every size above it."""
+    runs = []
+    for seed in range(n_seeds):
+        jump = rng.normal(centre, spread)
+        for i, x in enumerate(DEMO_SIZES):
+            em = float(np.clip(analysis.sigmoid(x, 0.001, 0.99, jump, 0.03) + rng.normal(0, 0.005), 0, 1))
+            info = {"status": "completed", "model": f"d{i}", "seed": seed, "flops": 10**x, "eval_size": 1000}
+            runs.append(analysis.Run(f"d{i}-s{seed}", Path("."), {**info, "metrics": {"exact_match": em}}))
+    return analysis.Sweep("synthetic", Path("."), runs)
+
+
+def test_solve_probability_counts_seeds_per_size_with_wilson_intervals() -> None:
+    solve = analysis.solve_threshold(_seed_sweep(6, 11.4, np.random.default_rng(0)).runs)
+    fractions = [row["fraction"] for row in solve["per_size"]]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert all(row["wilson"][0] <= row["fraction"] <= row["wilson"][1] for row in solve["per_size"])
+    assert solve["threshold_flops"] is not None and solve["level"] == 0.9
+
+
+def test_seed_level_jumps_the_interval_covers_the_truth_and_each_half_lies_in_the_others_interval() -> None:
+    covered, mutual = [], []
+    for draw in range(8):
+        sweep = _seed_sweep(6, 11.4, np.random.default_rng(draw))
+        solve = analysis.solve_threshold(sweep.runs)
+        low, high = (math.log10(v) if v else s for v, s in zip(solve["threshold_ci"], (-math.inf, math.inf)))
+        covered.append(low <= 11.4 <= high)
+        mutual.append(analysis.split_half_check(sweep)["fraction_mutually_covered"])
+    assert np.mean(covered) >= 0.85, covered
+    assert np.mean(mutual) >= 0.8, mutual
+
+
+def test_one_seed_per_size_has_no_interval_never_a_zero_width_one() -> None:
+    sweep = _seed_sweep(1, 11.4, np.random.default_rng(1), spread=0.0)
+    solve = analysis.solve_threshold(sweep.runs)
+    assert solve["threshold_ci"] is None and "one seed per size" in solve["note"]
+    families = analysis.family_table(sweep.runs)
+    fit = analysis.fit_metric(sweep.runs, families, "exact_match")
+    assert fit["threshold_ci"] is None
+
+
+def test_nobody_solving_reads_above_the_swept_range() -> None:
+    solve = analysis.solve_threshold(_seed_sweep(3, 14.0, np.random.default_rng(2), spread=0.01).runs)
+    assert solve["threshold_flops"] is None and solve["side"] == "above"
+    assert solve["threshold_text"].startswith("> 2.70e+12")
+
+
+def test_split_half_check_needs_four_seeds() -> None:
+    check = analysis.split_half_check(_seed_sweep(3, 11.4, np.random.default_rng(3)))
+    assert check["splits"] == [] and "at least 4" in check["note"]

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     code = subprocess.call(cmd + args.overrides)
     if code != 0:
         print(f"[demo] the sweep stopped with exit code {code}; reporting what is there", file=sys.stderr)
-    from toymodels.report import main as report
+    from toymodels.analysis.report import main as report
 
     report_code = report([str(sweep_dir)])
     print(f"[demo] done in {(time.perf_counter() - t0) / 60:.1f} min. Figures: {sweep_dir}/emergence.png, "

@@ -1,0 +1,271 @@
+"""The sweep report: `toymodels-report SWEEP_DIR` turns a sweep folder into figures and a summary.
+
+This module owns the command line, `summary.md`, writing the report's files atomically into the
+sweep folder, and the optional W&B upload. Numbers come from `toymodels.analysis.summary`, figures
+from `toymodels.analysis.figures`; nothing here imports torch or the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from toymodels.analysis import summary as summaries
+from toymodels.analysis.figures import (
+    FIGURES,
+    count,
+    fit_note,
+    flops,
+    plot_curves,
+    plot_emergence,
+    plot_mirage,
+    plt,
+    read_curves,
+    save_figure,
+    threshold,
+)
+from toymodels.analysis.sweep import SweepError, load_sweep
+from toymodels.runs import METRICS, atomic_write, jsonable, write_json
+
+PROG = "toymodels-report"
+OUTPUTS = (*FIGURES, "summary.json", "summary.md")
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _bounds(fit: dict[str, Any]) -> str:
+    low, high = fit["bounds"]
+    return f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The readable twin of summary.json."""
+    expected = summary["n_runs_expected"]
+    lines = [
+        f"# Sweep report: {summary['sweep']}",
+        "",
+        f"**Task:** {summary['task_label'] or 'unknown'} · **runs:** {summary['n_completed']} completed "
+        f"of {summary['n_runs_found']} found"
+        + (f" ({expected} expected)" if expected is not None else " (expected count unknown)"),
+        "",
+        f"Folder: `{summary['sweep_dir']}`",
+        "",
+        "## Missing, unfinished or broken runs",
+        "",
+    ]
+    lines += [f"- {item}" for item in summary["missing"]] or ["Nothing missing: every run completed."]
+    lines += ["", "## Family (median over seeds of the final metrics)", ""]
+    if summary["families"]:
+        lines += [
+            "| model | non-emb params | compute (FLOPs) | seeds | " + " | ".join(METRICS) + " |",
+            "|---" * (4 + len(METRICS)) + "|",
+        ]
+        for fam in summary["families"]:
+            cells = [fam["model"], count(fam["non_embedding_params"]), flops(fam["flops"]), str(fam["n_seeds"])]
+            cells += [_num(fam[m]["median"] if fam.get(m) else None) for m in METRICS]
+            lines.append("| " + " | ".join(cells) + " |")
+    else:
+        lines.append("No completed runs yet: nothing to tabulate.")
+    head, solve = summary["headline"], summary["solve"]
+    lines += [
+        "",
+        "## Headline threshold",
+        "",
+        f"**exact_match: {head['threshold_text']}** FLOPs ({head['method'].replace('_', ' ')}). Why: {head['why']}.",
+        "",
+        f"Solve probability per size (exact match ≥ {solve['level']:g}; Wilson 95 % interval):",
+        "",
+        "| model | compute (FLOPs) | solved / seeds | fraction [95 %] |",
+        "|---|---|---|---|",
+    ]
+    for row in solve["per_size"]:
+        low, high = row["wilson"]
+        cells = [
+            row["model"],
+            flops(row["flops"]),
+            f"{row['solved']} / {row['n']}",
+            f"{row['fraction']:.2f} [{low:.2f}, {high:.2f}]",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if solve["note"]:
+        lines += ["", f"Note: {solve['note']}."]
+    lines += [
+        "",
+        "## Sigmoid fits, every metric",
+        "",
+        "Sigmoid of each final metric against log10(training FLOPs) over the completed runs, floor and "
+        "ceiling bounded to the metric's range; the threshold is the midpoint. Intervals (95 %) resample "
+        "whole seeds and are widened to cover what another seed set of the same size would give; an end "
+        "beyond the swept compute reads `< smallest` / `> largest`. A fit whose 10–90 % width reaches the "
+        "swept range is *gradual* and has no threshold. Breakthroughness is BIG-bench's I(y) / "
+        "max(sqrt(median(Δy²)), resolution) over the family medians ordered by compute (resolution = "
+        "1/eval_size), signed so that improvement is positive (edit_distance and loss are negated).",
+        "",
+        "| metric | threshold (FLOPs) [95 %] | breakthroughness | floor → ceiling (range) | width (decades) | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    for metric, fit in summary["fits"].items():
+        b = fit["breakthroughness"]
+        cells = [
+            metric,
+            fit["threshold_text"],
+            "—" if b is None else f"{b:.1f}",
+            f"{_num(fit['floor'])} → {_num(fit['ceiling'])} {_bounds(fit)}" if fit["floor"] is not None else "—",
+            _num(fit["width_decades"], 2),
+            fit_note(fit),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if summary.get("split_half"):
+        lines += ["", "## Split-half check", "", split_half_text(summary["split_half"])]
+    lines += ["", *(f"![{name}]({name})" for name in FIGURES), ""]
+    return "\n".join(lines)
+
+
+def split_half_text(check: dict[str, Any]) -> str:
+    """The split-half check as readable lines: one per split, then the tally."""
+    rows = [
+        f"- seeds {s['seeds_a']} → {s['a']} · seeds {s['seeds_b']} → {s['b']} · "
+        f"{'each inside the other' if s['a_in_b'] and s['b_in_a'] else 'NOT mutually covered'}"
+        for s in check["splits"]
+    ]
+    return "\n".join([*rows, f"{check['metric']}: {check['note']}"])
+
+
+# ----------------------------------------------------------------------------- W&B
+
+
+def upload_to_wandb(sweep_dir: Path, summary: dict[str, Any], project: str = "toymodels") -> int:
+    """Log the figures, the fits and a per-run table to W&B as the sweep's `report` job; returns an exit code.
+
+    The mode is decided as for training runs (`wandb_logging.resolve_mode`): offline unless online is
+    asked for and credentials exist, so it never prompts; init gives up after 20 s.
+    """
+    try:
+        import wandb
+    except ImportError:
+        print(f"{PROG}: error: --wandb needs the wandb package (pip install 'toymodels[wandb]')", file=sys.stderr)
+        return 2
+    from toymodels.wandb_logging import resolve_mode
+
+    sweep_dir = Path(sweep_dir)
+    os.environ.setdefault("WANDB_SILENT", "true")  # our own line says where the run went
+    mode, refused = resolve_mode(None)
+    if refused:
+        print(f"{PROG}: warning: W&B online refused: {refused}; logging offline", file=sys.stderr)
+    if wandb.run is not None:  # a run left open in this process (a training job) must not receive the report
+        wandb.run.finish()
+    try:
+        wb_run = wandb.init(
+            project=project,
+            group=summary["sweep"],
+            job_type="report",
+            name=f"report-{summary['sweep']}",
+            dir=str(sweep_dir),  # its wandb/ folder is not a run folder, so later reports skip it
+            mode=mode,
+            settings=wandb.Settings(init_timeout=20),
+        )
+    except Exception as err:  # the report is already written: say why the upload failed, in one line
+        print(f"{PROG}: error: wandb.init failed: {err}".splitlines()[0], file=sys.stderr)
+        return 2
+    try:
+        columns = list(summary["runs"][0]) if summary["runs"] else ["name"]
+        table = wandb.Table(columns=columns, data=[[run.get(c) for c in columns] for run in summary["runs"]])
+        images = {name.removesuffix(".png"): wandb.Image(str(sweep_dir / name)) for name in FIGURES}
+        wandb.log({**images, "runs": table})
+        for metric, fit in summary["fits"].items():  # every metric, answer_prob included
+            wb_run.summary[f"{metric}/threshold_flops"] = fit["threshold_flops"]
+            wb_run.summary[f"{metric}/threshold_ci"] = fit["threshold_ci"]
+            wb_run.summary[f"{metric}/breakthroughness"] = fit["breakthroughness"]
+        wb_run.summary["headline/threshold_flops"] = summary["headline"]["threshold_flops"]
+        wb_run.summary["headline/threshold_ci"] = summary["headline"]["threshold_ci"]
+        wb_run.summary["headline/threshold_text"] = summary["headline"]["threshold_text"]
+        where = {"online": getattr(wb_run, "url", None), "offline": f"{sweep_dir / 'wandb'} (upload: wandb sync)"}
+    except Exception as err:
+        print(f"{PROG}: error: wandb upload failed: {err}".splitlines()[0], file=sys.stderr)
+        return 2
+    finally:
+        wandb.finish()  # always: an unfinished run would swallow the next job's logs
+    print(f"W&B ({mode}): {where.get(mode) or 'nothing uploaded'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line of `toymodels-report`."""
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path, help="sweep folder: one run folder per subdirectory")
+    parser.add_argument(
+        "--solve-level",
+        type=float,
+        default=summaries.SOLVE_LEVEL,
+        help="a run solves the task when its final exact match reaches this (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--split-seeds",
+        action="store_true",
+        help="also split the seeds into disjoint halves and check each half's threshold lies in "
+        "the other's interval (needs 4+ seeds)",
+    )
+    parser.add_argument("--wandb", action="store_true", help="also log the figures and summary to W&B")
+    parser.add_argument("--wandb-project", default="toymodels", help="W&B project (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the report into the sweep folder; exit 0, or 1 if no run completed, 2 if no sweep."""
+    args = parse_args(argv)
+    if plt is None:
+        print(f"{PROG}: error: the report needs matplotlib (pip install 'toymodels[plot]')", file=sys.stderr)
+        return 2
+    try:
+        sweep = load_sweep(args.sweep_dir)
+    except SweepError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    curves, curve_problems = read_curves(sweep)
+    for problem in [p for p in sweep.problems if ": corrupt: " in p] + curve_problems:
+        print(f"{PROG}: warning: {problem}", file=sys.stderr)
+    summary = summaries.summarize(sweep, solve_level=args.solve_level)
+    summary["missing"] += curve_problems
+    if args.split_seeds:
+        summary["split_half"] = summaries.split_half_check(sweep, level=args.solve_level)
+    summary = jsonable(summary)
+
+    out = sweep.path
+    save_figure(plot_emergence(summary), out / "emergence.png")
+    save_figure(plot_mirage(summary), out / "mirage.png")
+    save_figure(plot_curves(summary, sweep, curves), out / "curves.png")
+    write_json(out / "summary.json", summary)
+    atomic_write(out / "summary.md", summary_markdown(summary))
+
+    expected = summary["n_runs_expected"]
+    print(
+        f"{summary['n_completed']} of {summary['n_runs_found']} runs completed"
+        + (f" ({expected} expected)" if expected is not None else "")
+    )
+    for item in summary["missing"]:
+        print(f"  missing: {item}")
+    print(f"wrote {', '.join(OUTPUTS)} in {out}")
+    head = summary["headline"]
+    print(f"headline threshold (exact_match, {head['method'].replace('_', ' ')}, FLOPs): {head['threshold_text']}")
+    print(f"sigmoid threshold (exact_match): {threshold(summary['fits']['exact_match'])}")
+    if args.split_seeds:
+        print(split_half_text(summary["split_half"]))
+
+    if args.wandb:
+        sys.stdout.flush()  # the report's lines first, whatever wandb prints after
+        code = upload_to_wandb(out, summary, project=args.wandb_project)
+        if code:
+            return code
+    return 0 if summary["n_completed"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
