@@ -153,7 +153,7 @@ BAD_OVERRIDES = [
     ("train.steps=0", "train.steps=0 must be > 0"),
     ("eval.size=5000", "eval.size=5000 is larger than the"),
     ("logger.kind=foo", "logger.kind='foo' is unknown"),
-XX
+    ("logger=wandb logger.mode=onlin", "logger.mode='onlin' is unknown"),
     ("logger=wandb logger.init_timeout=0", "logger.init_timeout=0 must be a number of seconds > 0"),
     ("+trainer.accumulate_grad_batches=4", "trainer.accumulate_grad_batches=4 is not allowed"),
     ("+trainer.max_epochs=3", "trainer.max_epochs=3 is not allowed"),

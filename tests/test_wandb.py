@@ -27,9 +27,10 @@ from toymodels.errors import ConfigError  # noqa: E402
 from toymodels.runs import METRICS  # noqa: E402
 from toymodels.wandb_logging import resolve_mode  # noqa: E402
 
-TINY = ["logger=wandb", "model=d16", "task.n_digits=1", "eval.size=16", "train.tokens=null", "train.steps=40",
+TINY = ["logger=wandb", "model=d16", "task.n_digits=1", "eval.size=10", "train.tokens=null", "train.steps=40",
         "trainer.log_every_n_steps=10"]
 NO_SERVER = "http://127.0.0.1:9"
+REPO = Path(__file__).resolve().parents[1]
 DUMMY_KEY = "0123456789abcdef" * 2 + "01234567"  # 40 characters, like a real key
 
 
@@ -194,6 +195,29 @@ def test_each_multirun_job_is_its_own_wandb_run_in_the_sweeps_group(tmp_path):
         assert wb["config"]["seed"] == seed and wb["summary"]["seed"] == seed and wb["finished"]
         n_evals = len((job / "metrics.csv").read_text().splitlines()) - 1
         assert len([row for row in wb["history"] if "eval/exact_match" in row]) == n_evals  # nothing shared
+
+
+@pytest.mark.slow
+def test_a_resumed_run_logs_to_the_same_wandb_run(tmp_path):
+    # Stopped by SIGTERM after its 6th evaluation point, then run again: two offline folders, one run id,
+    # so `wandb sync` of both uploads one W&B run.
+    run_dir = tmp_path / "run"
+    args = [*TINY, "train.checkpoint_every=10", f"hydra.run.dir={run_dir}"]
+    stopped = subprocess.run([sys.executable, "-m", "tests.interrupt", "--after-points", "6", "--signal", "TERM",
+                              "--", *args], cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    first_id = (run_dir / "wandb" / "run_id").read_text().strip()
+    _train(tmp_path, args, _env(tmp_path))
+    folders = sorted((run_dir / "wandb").glob("offline-run-*"))
+    assert len(folders) == 2
+    ids = {read_run_id(folder) for folder in folders}
+    assert ids == {first_id} and (run_dir / "wandb" / "run_id").read_text().strip() == first_id
+
+
+def read_run_id(sync_dir: Path) -> str:
+    (log,) = sync_dir.glob("*.wandb")
+    (run,) = [r.run for r in read_records(log) if r.WhichOneof("record_type") == "run"]
+    return run.run_id
 
 
 @pytest.mark.slow

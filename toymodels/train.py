@@ -192,11 +192,17 @@ class RunLock:
 
 
 def check_not_locked(run_dir: Path) -> None:
-    """ConfigError if another process holds the run folder's lock (the pre-check; writes nothing)."""
+    """ConfigError if another process holds the run folder's lock (the pre-check; writes nothing).
+
+    Ranks > 0 of a multi-process run (Lightning starts them by running the command again) train in
+    the folder rank 0 holds: they are not checked.
+    """
     import fcntl
 
+    from lightning.fabric.utilities.rank_zero import _get_rank
+
     path = Path(run_dir) / ".lock"
-    if not path.exists():
+    if not path.exists() or (_get_rank() or 0) != 0:
         return
     with open(path) as handle:
         try:
