@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import run_cli
 from toymodels.analysis import forecast as fc
-from toymodels.runs import METRICS
+from toymodels.records import METRICS
 
 L = 4  # answer positions
 SLOPE, CENTRE = 1.5, 11.0  # logit(per-position accuracy) = SLOPE * (log10 C - CENTRE)

@@ -15,7 +15,7 @@ import pytest
 from toymodels import analysis
 from toymodels.analysis import report
 from toymodels.analysis import summary as summary_module
-from toymodels.runs import jsonable
+from toymodels.records import jsonable
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"d8": (8, 2), "d16": (16, 2), "d24": (24, 2), "d32": (32, 3), "d48": (48, 3), "d64": (64, 4), "d96": (96, 4)}
@@ -478,7 +478,7 @@ def _seed_sweep(n_seeds: int, centre: float, rng: np.random.Generator, spread: f
         for i, x in enumerate(DEMO_SIZES):
             em = float(np.clip(analysis.sigmoid(x, 0.001, 0.99, jump, 0.03) + rng.normal(0, 0.005), 0, 1))
             info = {"status": "completed", "model": f"d{i}", "seed": seed, "flops": 10**x, "eval_size": 1000}
-            runs.append(analysis.Run(f"d{i}-s{seed}", Path("."), {**info, "metrics": {"exact_match": em}}))
+            runs.append(analysis.RunRecord(f"d{i}-s{seed}", Path("."), {**info, "metrics": {"exact_match": em}}))
     return analysis.Sweep("synthetic", Path("."), runs)
 
 
@@ -520,3 +520,20 @@ def test_nobody_solving_reads_above_the_swept_range() -> None:
 def test_split_half_check_needs_four_seeds() -> None:
     check = analysis.split_half_check(_seed_sweep(3, 11.4, np.random.default_rng(3)))
     assert check["splits"] == [] and "at least 4" in check["note"]
+
+
+def test_binomial_standard_error_of_the_crossing_matches_simulation():
+    # Many simulated seed sets from a known logistic: the delta-method standard error of the fitted
+    # crossing agrees with the spread of the crossings (the interval of the solve threshold uses it).
+    from toymodels.analysis import fits
+
+    rng = np.random.default_rng(0)
+    x = np.repeat(np.linspace(10.0, 12.5, 7), 6)  # 7 sizes x 6 seeds
+    p = 1 / (1 + np.exp(-2.5 * (x - 11.4)))
+    crossings, errors = [], []
+    for _ in range(300):
+        k = (rng.random(x.size) < p).astype(float)
+        a, b = fits.logistic_regression(x, k, np.ones_like(k), np.ones((1, k.size)))
+        crossings.append(-a[0] / b[0])
+        errors.append(fits.logistic_threshold_se(x, np.ones_like(k), a[0], b[0]))
+    assert np.median(errors) == pytest.approx(np.std(crossings), rel=0.25)

@@ -24,7 +24,7 @@ pytest.importorskip("wandb")
 from wandb.proto import wandb_internal_pb2  # noqa: E402
 
 from toymodels.errors import ConfigError  # noqa: E402
-from toymodels.runs import METRICS  # noqa: E402
+from toymodels.records import METRICS  # noqa: E402
 from toymodels.wandb_logging import resolve_mode  # noqa: E402
 
 TINY = ["logger=wandb", "model=d16", "task.n_digits=1", "eval.size=10", "train.tokens=null", "train.steps=40",

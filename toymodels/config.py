@@ -89,7 +89,7 @@ def _number(section: str, key: str, value, kind=float, positive: bool = True, al
 
 
 @dataclass
-class RunSpec:
+class RunConfig:
     """Everything one run needs, validated."""
 
     name: str
@@ -204,8 +204,8 @@ class RunSpec:
         close_loggers(self._loggers or [])
 
 
-def build_run(cfg) -> RunSpec:
-    """Check a composed config and turn it into a RunSpec (raises ConfigError)."""
+def build_run(cfg) -> RunConfig:
+    """Check a composed config and turn it into a RunConfig (raises ConfigError)."""
     from toymodels.module import OptimConfig
 
     c = _plain(cfg)
@@ -290,7 +290,7 @@ def build_run(cfg) -> RunSpec:
             raise ConfigError(f"trainer.{key}={value!r} is not allowed: {why}")
     logger = _build(LoggerConfig, dict(c["logger"]), "logger")
 
-    spec = RunSpec(
+    spec = RunConfig(
         name=str(c.get("run_name") or f"{task.name}-{model.name}-s{seed}"),
         seed=seed,
         task=task,

@@ -1,6 +1,6 @@
 """The metrics: scoring a model on a fixed set of held-out problems of one task.
 
-Metric names are a contract (``toymodels.runs.METRICS``, README "Metrics"):
+Metric names are a contract (``toymodels.records.METRICS``, README "Metrics"):
 - ``exact_match``: greedy decoding, the whole answer right.
 - ``digit_accuracy``: greedy decoding, fraction of answer digits right, aligned by significance.
 - ``edit_distance``: greedy decoding, token edit distance of the written answer to the target.

@@ -21,7 +21,7 @@ import lightning as L
 import numpy as np
 
 from toymodels.metrics import Evaluator
-from toymodels.runs import METRICS, atomic_write, read_run_json, write_json
+from toymodels.records import METRICS, atomic_write, read_run_json, write_json
 
 # The part of run.json that only the process running the fit knows (see RunRecorder.write_run_json).
 PROGRESS = ("step", "flops", "tokens", "flops_6nd", "metrics", "wall_seconds", "eval_seconds")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from toymodels.config import build_run, check_sweep_strategy, config_dir
 from toymodels.errors import ConfigError, DivergedError
-from toymodels.runs import read_run_json
+from toymodels.records import read_run_json
 from toymodels.sweeps import count_jobs, sweep_axes
 
 

@@ -127,7 +127,7 @@ def _stable_id(run_dir: Path) -> str:
 
 
 def _record_id(run_dir: Path, run_id: str) -> None:
-    from toymodels.runs import atomic_write
+    from toymodels.records import atomic_write
 
     (run_dir / "wandb").mkdir(parents=True, exist_ok=True)
     atomic_write(run_dir / "wandb" / RUN_ID_FILE, run_id + "\n")
@@ -251,7 +251,7 @@ def finish_wandb(loggers: list) -> None:
     """Copy the final record into the summary, finish the W&B run and say where it is (one line)."""
     import wandb
 
-    from toymodels.runs import read_run_json
+    from toymodels.records import read_run_json
 
     run = wandb.run
     if run is None:  # other ranks, or already finished

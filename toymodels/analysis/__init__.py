@@ -27,15 +27,23 @@ from toymodels.analysis.summary import (
     split_half_check,
     summarize,
 )
-from toymodels.analysis.sweep import Run, Sweep, SweepError, expected_run_count, load_run, load_sweep, read_metrics_csv
-from toymodels.runs import LOWER_IS_BETTER, METRICS
+from toymodels.analysis.sweep import (
+    RunRecord,
+    Sweep,
+    SweepError,
+    expected_run_count,
+    load_run,
+    load_sweep,
+    read_metrics_csv,
+)
+from toymodels.records import LOWER_IS_BETTER, METRICS
 
 __all__ = [
     "GRADUAL_NOTE",
     "LOWER_IS_BETTER",
     "METRICS",
     "WIDTH_10_90",
-    "Run",
+    "RunRecord",
     "SigmoidFit",
     "Sweep",
     "SweepError",

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from toymodels.analysis import fits
-from toymodels.analysis.sweep import Run, Sweep, read_metrics_csv
-from toymodels.runs import LOWER_IS_BETTER, METRICS, atomic_write
+from toymodels.analysis.sweep import RunRecord, Sweep, read_metrics_csv
+from toymodels.records import LOWER_IS_BETTER, METRICS, atomic_write
 
 try:
     import matplotlib
@@ -312,7 +312,7 @@ def read_curves(sweep: Sweep) -> tuple[dict[str, dict[str, np.ndarray]], list[st
     return curves, problems
 
 
-def _curve_runs(summary: dict[str, Any], sweep: Sweep, curves: dict) -> list[tuple[dict, Run, dict]]:
+def _curve_runs(summary: dict[str, Any], sweep: Sweep, curves: dict) -> list[tuple[dict, RunRecord, dict]]:
     """One completed run per model size (lowest seed with a readable curve), in compute order."""
     chosen = []
     for fam in summary["families"]:
@@ -323,7 +323,7 @@ def _curve_runs(summary: dict[str, Any], sweep: Sweep, curves: dict) -> list[tup
     return chosen
 
 
-def _carries_panel(ax: plt.Axes, chosen: tuple[dict, Run, dict]) -> None:
+def _carries_panel(ax: plt.Axes, chosen: tuple[dict, RunRecord, dict]) -> None:
     """Exact match by number of carries over training, for the largest size (sweeps that record it)."""
     fam, run, curve = chosen
     carries = sorted(int(name.rsplit("_", 1)[1]) for name in curve if name.startswith("carries_acc_"))

@@ -224,23 +224,36 @@ def bootstrap_x0(
 
 
 def replication_interval(
-    x_hat: float, draws: np.ndarray, n_seeds: int, sizes: np.ndarray, width: float | None = None, level: float = 0.95
+    x_hat: float,
+    draws: np.ndarray,
+    n_seeds: int,
+    sizes: np.ndarray,
+    width: float | None = None,
+    level: float = 0.95,
+    std_error: float = 0.0,
 ) -> tuple[float, float]:
     """Interval (log10 FLOPs) for the threshold another set of as many seeds would give.
 
-    From the seed bootstrap's percentiles around the estimate, each half-width is widened by
-    sqrt(2) (the other set has its own noise, as large as ours) and by sqrt(n/(n-1)) (a bootstrap of
-    n seeds shrinks the spread by that much). When the transition is sharper than the gap between
-    the swept sizes either side of it (`width` < gap), the data cannot place it inside that gap, so
-    the interval covers both sizes. Ends beyond the swept range come back as -inf / +inf.
+    Two estimates of the threshold's spread, the larger one wins on each side: the seed bootstrap's
+    percentiles around the estimate, widened by sqrt(n/(n-1)) (a bootstrap of n seeds shrinks the
+    spread by that much), and `std_error`, a parametric standard error (for the solve probability:
+    the binomial one, which a bootstrap of 3 seeds with only 10 distinct resamples underestimates).
+    Both are then widened by sqrt(2): the other seed set has its own noise, as large as ours, so the
+    difference of two estimates has sqrt(2) times the spread of one. When the transition is sharper
+    than the gap between the swept sizes either side of it (`width` < gap), the data cannot place it
+    inside that gap, so the interval covers both sizes. Ends beyond the swept range come back as
+    -inf / +inf.
     """
     tail = 50.0 * (1.0 - level)
     finite = draws[~np.isnan(draws)]
     q_lo = float(np.percentile(finite, tail, method="lower"))
     q_hi = float(np.percentile(finite, 100.0 - tail, method="higher"))
-    widen = math.sqrt(2.0 * n_seeds / max(n_seeds - 1, 1))
-    low = x_hat - widen * max(x_hat - q_lo, 0.0) if math.isfinite(q_lo) else -math.inf
-    high = x_hat + widen * max(q_hi - x_hat, 0.0) if math.isfinite(q_hi) else math.inf
+    z = float(_normal_quantile(1.0 - tail / 100.0))
+    shrink = math.sqrt(n_seeds / max(n_seeds - 1, 1))
+    low_half = max(shrink * max(x_hat - q_lo, 0.0), z * std_error)
+    high_half = max(shrink * max(q_hi - x_hat, 0.0), z * std_error)
+    low = x_hat - math.sqrt(2.0) * low_half if math.isfinite(q_lo) else -math.inf
+    high = x_hat + math.sqrt(2.0) * high_half if math.isfinite(q_hi) else math.inf
     below, above = sizes[sizes <= x_hat], sizes[sizes >= x_hat]
     if below.size and above.size and (width is None or width < above.min() - below.max()):
         low, high = min(low, float(below.max())), max(high, float(above.min()))
@@ -279,6 +292,36 @@ def logistic_regression(
         step_a, step_b = (h_bb * g_a - h_ab * g_b) / det, (h_aa * g_b - h_ab * g_a) / det
         a, b = a + np.clip(step_a, -5, 5), b + np.clip(step_b, -5, 5)
     return a - b * xc, b
+
+
+def logistic_threshold_se(x: np.ndarray, n: np.ndarray, a: float, b: float, ridge: float = 0.01) -> float:
+    """Standard error (decades) of the crossing x0 = -a/b of a binomial logistic fit p = logistic(a + b x),
+    by the delta method on the Fisher information of the fit (the ridge as in `logistic_regression`)."""
+    x, n = np.asarray(x, dtype=float), np.asarray(n, dtype=float)
+    p = 1.0 / (1.0 + np.exp(-np.clip(a + b * x, -60, 60)))
+    w = n * p * (1 - p)
+    info = np.array([[w.sum() + 1e-4, (w * x).sum()], [(w * x).sum(), (w * x * x).sum() + ridge]])
+    g = np.array([1.0, -a / b])  # d x0 / d(a, b) = -(1, x0) / b
+    return float(math.sqrt(max(g @ np.linalg.solve(info, g), 0.0)) / abs(b))
+
+
+def _normal_quantile(q: float) -> float:
+    """The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9)."""
+    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02,
+         -3.066479806614716e01, 2.506628277459239e00)
+    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01,
+         -1.328068155288572e01)
+    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00,
+         4.374664141464968e00, 2.938163982698783e00)
+    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+    if q < 0.02425 or q > 1 - 0.02425:
+        t = math.sqrt(-2 * math.log(min(q, 1 - q)))
+        v = (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t + c[5]) / (
+            (((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1)
+        return v if q < 0.5 else -v
+    r, t = q - 0.5, (q - 0.5) ** 2
+    return (((((a[0] * t + a[1]) * t + a[2]) * t + a[3]) * t + a[4]) * t + a[5]) * r / (
+        ((((b[0] * t + b[1]) * t + b[2]) * t + b[3]) * t + b[4]) * t + 1)
 
 
 def wilson_interval(k: float, n: float, z: float = 1.96) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toymodels.analysis import fits
-from toymodels.analysis.sweep import Run, read_metrics_csv
+from toymodels.analysis.sweep import RunRecord, read_metrics_csv
 
 TARGET = 0.5  # the exact match at which a forecaster's threshold is read off its curve
 AT_FLOOR = 0.05  # below this everywhere in the fit set, exact match shows no rise to fit a sigmoid to
@@ -42,7 +42,7 @@ class History:
         return None if values is None or not np.isfinite(values).any() else values
 
 
-def load_history(runs: list[Run], eval_size: int, answer_length: int) -> History:
+def load_history(runs: list[RunRecord], eval_size: int, answer_length: int) -> History:
     """Every evaluation point (flops > 0) of the runs' metrics.csv; runs without one are skipped."""
     xs, groups, parts = [], [], []
     for run in runs:

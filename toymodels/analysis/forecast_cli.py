@@ -22,7 +22,7 @@ from toymodels.analysis import forecast as fc
 from toymodels.analysis.figures import FLOPS_LABEL, _log_x, plt, save_figure
 from toymodels.analysis.summary import family_table, solve_threshold
 from toymodels.analysis.sweep import SweepError, load_sweep
-from toymodels.runs import atomic_write, jsonable, write_json
+from toymodels.records import atomic_write, jsonable, write_json
 
 PROG = "toymodels-forecast"
 OUTPUTS = ("forecast.png", "forecast.json", "forecast.md")

@@ -28,7 +28,7 @@ from toymodels.analysis.figures import (
     threshold,
 )
 from toymodels.analysis.sweep import SweepError, load_sweep
-from toymodels.runs import METRICS, atomic_write, jsonable, write_json
+from toymodels.records import METRICS, atomic_write, jsonable, write_json
 
 PROG = "toymodels-report"
 OUTPUTS = (*FIGURES, "summary.json", "summary.md")

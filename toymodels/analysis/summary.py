@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from toymodels.analysis import fits
-from toymodels.analysis.sweep import Run, Sweep, _num
-from toymodels.runs import LOWER_IS_BETTER, METRICS
+from toymodels.analysis.sweep import RunRecord, Sweep, _num
+from toymodels.records import LOWER_IS_BETTER, METRICS
 
 SOLVE_LEVEL = 0.9
 UNIT_INTERVAL = ("exact_match", "digit_accuracy", "token_accuracy", "answer_prob")
@@ -81,9 +81,9 @@ def threshold_entry(
     return entry
 
 
-def family_table(runs: list[Run]) -> list[dict[str, Any]]:
+def family_table(runs: list[RunRecord]) -> list[dict[str, Any]]:
     """Per model name (completed runs only), ordered by median compute: size, seeds, metric median/min/max."""
-    by_model: dict[str, list[Run]] = {}
+    by_model: dict[str, list[RunRecord]] = {}
     for run in runs:
         if run.status == "completed":
             by_model.setdefault(run.model, []).append(run)
@@ -108,18 +108,18 @@ def _sizes(families: list[dict[str, Any]]) -> np.ndarray:
     return np.log10([f["flops"] for f in families if f["flops"]])
 
 
-def _one_seed_per_size(runs: list[Run]) -> bool:
+def _one_seed_per_size(runs: list[RunRecord]) -> bool:
     return max(Counter(r.model for r in runs).values(), default=0) < 2 or len({r.group for r in runs}) < 2
 
 
-def resolution(runs: list[Run]) -> float:
+def resolution(runs: list[RunRecord]) -> float:
     """The smallest change the evaluation resolves: one held-out problem, 1/eval_size (see docs/forecasting.md)."""
     sizes = [s for r in runs if (s := r.eval_size)]
     return 1.0 / (float(np.median(sizes)) if sizes else DEFAULT_EVAL_SIZE)
 
 
 def fit_metric(
-    runs: list[Run], families: list[dict[str, Any]], metric: str, seed: int = 0, n_resamples: int = 500
+    runs: list[RunRecord], families: list[dict[str, Any]], metric: str, seed: int = 0, n_resamples: int = 500
 ) -> dict[str, Any]:
     """Bounded sigmoid threshold, seed-bootstrap interval and breakthroughness of one metric.
 
@@ -172,7 +172,7 @@ def fit_metric(
 
 
 def solve_threshold(
-    runs: list[Run], level: float = SOLVE_LEVEL, seed: int = 0, n_resamples: int = 1000
+    runs: list[RunRecord], level: float = SOLVE_LEVEL, seed: int = 0, n_resamples: int = 1000
 ) -> dict[str, Any]:
     """Per size, the fraction of seeds with exact match >= level (Wilson 95 %), and the compute where a
     logistic regression of solved-or-not on log10 compute crosses 0.5, with a seed-bootstrap interval."""
@@ -223,7 +223,10 @@ def solve_threshold(
         draws = np.where(b_r > 0, -a_r / np.where(b_r > 0, b_r, 1.0), np.nan)
         draws = np.where(solved == 0, np.inf, np.where(solved == weights.sum(1), -np.inf, draws))
         draws = np.where(draws <= x_range[0], -np.inf, np.where(draws >= x_range[1], np.inf, draws))
-        interval = fits.replication_interval(x_hat, draws, len({r.group for r in done}), _sizes(families), width)
+        se = fits.logistic_threshold_se(x, np.ones_like(k), float(a[0]), float(b[0]))
+        interval = fits.replication_interval(x_hat, draws, len({r.group for r in done}), _sizes(families), width,
+                                             std_error=se)
+        result["std_error_decades"] = se
     result.update(threshold_entry(None if side else x_hat, side, interval, x_range))
     return result
 
@@ -309,7 +312,7 @@ def split_half_check(
     return result
 
 
-def _describe(run: Run) -> str:
+def _describe(run: RunRecord) -> str:
     """One readable line on why a run is not in the fits."""
     step, max_steps = run.info.get("step"), run.info.get("max_steps")
     progress = f" at step {step}/{max_steps}" if step is not None and max_steps is not None else ""
@@ -318,7 +321,7 @@ def _describe(run: Run) -> str:
     return f"{run.name}: {label}{progress}{message}"
 
 
-def _run_entry(run: Run) -> dict[str, Any]:
+def _run_entry(run: RunRecord) -> dict[str, Any]:
     keys = ("model", "seed", "d_model", "n_layer", "params", "non_embedding_params", "flops", "flops_6nd", "tokens")
     entry: dict[str, Any] = {"name": run.name, "status": run.status}
     for key in keys:
@@ -328,7 +331,7 @@ def _run_entry(run: Run) -> dict[str, Any]:
     return entry
 
 
-def chance_level(runs: list[Run], metric: str) -> float | None:
+def chance_level(runs: list[RunRecord], metric: str) -> float | None:
     """The chance floor of a metric as the runs record it (median over runs), None if not recorded."""
     chances = [r.info["chance"] for r in runs if isinstance(r.info.get("chance"), dict)]
     return _median([v for chance in chances if (v := _num(chance.get(metric))) is not None])

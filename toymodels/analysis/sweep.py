@@ -1,6 +1,6 @@
 """Reading a sweep folder: run folders (`run.json`, `metrics.csv`) and Hydra's `multirun.yaml`.
 
-Pure reading, no fitting: the records that training leaves on disk become `Run` and `Sweep` objects
+Pure reading, no fitting: the records that training leaves on disk become `RunRecord` and `Sweep` objects
 and NumPy columns. Never imports torch, so a sweep can be analysed on a machine without it.
 """
 
@@ -33,7 +33,7 @@ def _num(value: Any) -> float | None:
 
 
 @dataclass
-class Run:
+class RunRecord:
     """One run folder and its parsed `run.json`."""
 
     name: str
@@ -91,13 +91,13 @@ class Sweep:
 
     name: str
     path: Path
-    runs: list[Run]
+    runs: list[RunRecord]
     problems: list[str] = field(default_factory=list)  # corrupt / unstarted run folders, readable
     n_folders: int = 0
     n_expected: int | None = None
 
     @property
-    def completed(self) -> list[Run]:
+    def completed(self) -> list[RunRecord]:
         return [r for r in self.runs if r.status == "completed"]
 
 
@@ -106,7 +106,7 @@ def is_run_dir(path: Path) -> bool:
     return path.is_dir() and ((path / "run.json").is_file() or (path / ".hydra").is_dir())
 
 
-def load_run(run_dir: Path) -> Run:
+def load_run(run_dir: Path) -> RunRecord:
     """Parse a run folder's `run.json`; raise ValueError with a readable reason if it is unusable."""
     try:
         info = json.loads((run_dir / "run.json").read_text())
@@ -125,7 +125,7 @@ def load_run(run_dir: Path) -> Run:
             raise ValueError("completed run.json has no metrics")
         if not (_num(info.get("flops")) or 0.0) > 0.0:
             raise ValueError("completed run.json has no positive flops")
-    return Run(name=run_dir.name, path=run_dir, info=info)
+    return RunRecord(name=run_dir.name, path=run_dir, info=info)
 
 
 def expected_run_count(multirun_yaml: Path) -> int | None:
