@@ -28,14 +28,15 @@ def config_dir() -> Path:
 TRAINER_EXTRAS = ("threads", "matmul_precision", "compile")
 # Trainer options that would change what one optimizer step means (and so the token and FLOPs
 # accounting, the training stream and the resume point), or that toymodels sets itself.
+_BUDGET = "the budget is train.tokens, train.flops or train.steps"
 STEP_MEANING = {
     "accumulate_grad_batches": "several batches per optimizer step would under-count tokens and FLOPs",
-    "max_steps": "the budget is train.tokens, train.flops or train.steps",
-    "min_steps": "the budget is train.tokens, train.flops or train.steps",
-    "max_epochs": "the budget is train.tokens, train.flops or train.steps",
-    "min_epochs": "the budget is train.tokens, train.flops or train.steps",
-    "limit_train_batches": "the training stream is endless; the budget is train.tokens, train.flops or train.steps",
-    "overfit_batches": "the training stream is endless; the budget is train.tokens, train.flops or train.steps",
+    "max_steps": _BUDGET,
+    "min_steps": _BUDGET,
+    "max_epochs": _BUDGET,
+    "min_epochs": _BUDGET,
+    "limit_train_batches": f"the training stream is endless; {_BUDGET}",
+    "overfit_batches": f"the training stream is endless; {_BUDGET}",
     "fast_dev_run": "use debug=fdr (20 steps) instead",
     "gradient_clip_val": "set train.grad_clip instead",
     "gradient_clip_algorithm": "train.grad_clip clips the gradient norm",
@@ -184,13 +185,8 @@ class RunConfig:
     @property
     def world_size(self) -> int | None:
         """Processes the trainer config starts (devices x nodes), None where only the hardware knows."""
-        devices, nodes = self.trainer_kwargs.get("devices", 1), self.trainer_kwargs.get("num_nodes", 1) or 1
-        if isinstance(devices, (list, tuple)):
-            return len(devices) * nodes
-        text = str(devices).strip()
-        if "," in text:
-            return len([d for d in text.split(",") if d.strip()]) * nodes
-        return int(text) * nodes if text.isdigit() else None
+        count = listed_devices(self.trainer_kwargs.get("devices", 1))
+        return None if count is None else count * (self.trainer_kwargs.get("num_nodes", 1) or 1)
 
     def make_loggers(self, run_dir: Path) -> list:
         from toymodels.loggers import make_loggers
@@ -319,6 +315,16 @@ def build_run(cfg) -> RunConfig:
     return spec
 
 
+def listed_devices(devices) -> int | None:
+    """How many devices `trainer.devices` names: a count, a list, or "0,1,..."; None for -1 or "auto"."""
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    text = str(devices).strip()
+    if "," in text:
+        return len([d for d in text.split(",") if d.strip()])
+    return int(text) if text.isdigit() else None
+
+
 def check_sweep_strategy(trainer: dict, launcher: str) -> None:
     """Refuse, in a sweep (-m), a strategy whose extra ranks Lightning starts by running the command again.
 
@@ -328,19 +334,15 @@ def check_sweep_strategy(trainer: dict, launcher: str) -> None:
     """
     strategy = str(trainer.get("strategy", "auto"))
     devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1) or 1
-    if isinstance(devices, (list, tuple)):
-        count = len(devices)
-    elif str(devices).strip() in ("-1", "auto"):
+    count = listed_devices(devices)
+    if count is None and str(devices).strip() in ("-1", "auto"):
         import torch
 
         count = torch.cuda.device_count() if trainer.get("accelerator") != "cpu" else 1
-    else:
-        text = str(devices).strip()
-        count = len([d for d in text.split(",") if d.strip()]) if "," in text else int(text) if text.isdigit() else 1
     relaunches = strategy.startswith(("ddp", "fsdp", "deepspeed")) and not any(
         word in strategy for word in ("spawn", "fork", "notebook")
     )
-    relaunches |= strategy == "auto" and (count > 1 or nodes > 1)
+    relaunches |= strategy == "auto" and ((count or 1) > 1 or nodes > 1)
     if relaunches and not launcher.endswith("SlurmLauncher"):
         raise ConfigError(
             f"trainer.strategy={strategy} cannot run in a sweep (-m) with this launcher: Lightning starts each extra "

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from toymodels.tasks import END, PAD, Task, answer_significance
+from toymodels.tasks import END, PAD, Task, answer_length, answer_significance
 
 
 def edit_distance(pred: np.ndarray, pred_len: np.ndarray, tgt: np.ndarray, tgt_len: np.ndarray) -> np.ndarray:
@@ -40,12 +40,6 @@ def edit_distance(pred: np.ndarray, pred_len: np.ndarray, tgt: np.ndarray, tgt_l
             sub = dist[:, i - 1, j - 1] + (pred[:, i - 1] != tgt[:, j - 1])
             dist[:, i, j] = np.minimum(np.minimum(dist[:, i - 1, j], dist[:, i, j - 1]) + 1, sub)
     return dist[np.arange(n), pred_len, tgt_len]
-
-
-def answer_length(field: np.ndarray) -> np.ndarray:
-    """Tokens before the first END of each answer field (the whole field where there is none)."""
-    is_end = field == END
-    return np.where(is_end.any(1), is_end.argmax(1), field.shape[1])
 
 
 @dataclass

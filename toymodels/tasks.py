@@ -96,7 +96,7 @@ class Task:
         if self.train_fraction is None:
             object.__setattr__(self, "train_fraction", DEFAULT_TRAIN_FRACTION.get(self.name, 0.75))
         if self.split is None:
-            default = "unordered" if self.name in ("add", "mul") else "ordered"
+            default = "unordered" if self.name in COMMUTATIVE_OPS else "ordered"  # mod: the grokking convention
             object.__setattr__(self, "split", default)
         if self.name not in TASKS:
             raise ValueError(f"task.name={self.name!r} is unknown; choose one of {', '.join(TASKS)}")
@@ -279,9 +279,7 @@ class Task:
         if self.pad_answer:
             return np.concatenate([DIGIT0 + digits, np.full((n, 1), END)], axis=1)
         # Drop leading zeros (keep at least one digit); the significant digits sit first.
-        msd = digits[:, ::-1] if self.format == "reversed" else digits
-        nonzero = msd != 0
-        length = np.where(nonzero.any(1), width - nonzero.argmax(1), 1)
+        length = significant_length(digits[:, ::-1] if self.format == "reversed" else digits)
         out = np.full((n, width + 1), PAD)
         cols = np.arange(width + 1)[None, :]
         start = 0 if self.format == "reversed" else (width - length)[:, None]
@@ -452,8 +450,7 @@ def _chance(task: Task) -> dict[str, float]:
     if task.pad_answer:
         length = np.full(len(a), width)
     else:
-        nonzero = digits != 0
-        length = np.where(nonzero.any(1), width - nonzero[:, ::-1].argmax(1), 1)
+        length = significant_length(digits[:, ::-1])
     scored = np.arange(width)[None, :] < length[:, None]
     digit_accuracy = ((p_hit * scored).sum(1) / length).mean()
     return {"exact_match": 1 / (largest + 1), "digit_accuracy": float(digit_accuracy)}
@@ -466,6 +463,18 @@ def _heldout_count(task: Task) -> int:
     return int(task.is_heldout(*task._enumerate()).sum())
 
 
+def significant_length(msd_first: np.ndarray) -> np.ndarray:
+    """Digits of each number without its leading zeros (at least one), from digits most significant first."""
+    nonzero = msd_first != 0
+    return np.where(nonzero.any(1), msd_first.shape[1] - nonzero.argmax(1), 1)
+
+
+def answer_length(field: np.ndarray) -> np.ndarray:
+    """Tokens before the first END of each answer field (the whole field where there is none)."""
+    is_end = field == END
+    return np.where(is_end.any(1), is_end.argmax(1), field.shape[1])
+
+
 def answer_significance(answer_tokens: np.ndarray, task: Task) -> np.ndarray:
     """Map answer-field tokens (n, answer_width + 1) to digits by significance (n, answer_width).
 
@@ -475,8 +484,7 @@ def answer_significance(answer_tokens: np.ndarray, task: Task) -> np.ndarray:
     """
     width = task.answer_width
     tok = answer_tokens[:, :width + 1]
-    is_end = tok == END
-    length = np.where(is_end.any(1), is_end.argmax(1), tok.shape[1]).clip(max=width)
+    length = answer_length(tok).clip(max=width)
     digit = np.where((tok >= DIGIT0) & (tok < DIGIT0 + 10), tok - DIGIT0, -1)
     sig = np.arange(width)[None, :]
     if task.format == "reversed":

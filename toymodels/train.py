@@ -194,24 +194,11 @@ class RunLock:
 def check_not_locked(run_dir: Path) -> None:
     """ConfigError if another process holds the run folder's lock (the pre-check; writes nothing).
 
-    Ranks > 0 of a multi-process run (Lightning starts them by running the command again) train in
-    the folder rank 0 holds: they are not checked.
+    Taking and releasing the lock at once is the test; where there is no lock file, nobody holds it.
     """
-    import fcntl
-
-    from lightning.fabric.utilities.rank_zero import _get_rank
-
-    path = Path(run_dir) / ".lock"
-    if not path.exists() or (_get_rank() or 0) != 0:
-        return
-    with open(path) as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ConfigError(
-                f"{path.parent} is in use by another training process (started twice?); "
-                "wait for it to end, or choose another hydra.run.dir"
-            ) from None
+    if (Path(run_dir) / ".lock").exists():
+        with RunLock(run_dir):
+            pass
 
 
 def fit(trainer, module, data, ckpt_path: str | None) -> None:

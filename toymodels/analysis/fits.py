@@ -146,7 +146,9 @@ def fit_rows(x: np.ndarray, z: np.ndarray, weights: np.ndarray, bounds: tuple = 
     return tuple(np.concatenate(parts) for parts in zip(*results, strict=True))
 
 
-def _standardise(y: np.ndarray, bounds: tuple) -> tuple[np.ndarray, tuple, float, float]:
+def standardise(y: np.ndarray, bounds: tuple) -> tuple[np.ndarray, tuple, float, float]:
+    """y scaled to mean 0, sd 1 (the fits' numerical guards do not depend on units), its bounds scaled alike,
+    and the mean and sd to undo it."""
     mu, sd = float(y.mean()), float(y.std())
     return (y - mu) / sd, ((bounds[0] - mu) / sd, (bounds[1] - mu) / sd), mu, sd
 
@@ -169,7 +171,7 @@ def fit_sigmoid(log_flops: np.ndarray, y: np.ndarray, bounds: tuple = NO_BOUNDS)
         return SigmoidFit(ok=False, note="fewer than 3 distinct compute values", n_points=n)
     if float(y.max() - y.min()) < 1e-9:
         return SigmoidFit(ok=False, note="metric is flat across the sweep", n_points=n)
-    z, zb, mu, sd = _standardise(y, bounds)
+    z, zb, mu, sd = standardise(y, bounds)
     x0, scale, floor, rise = (float(v[0]) for v in fit_rows(x, z, np.ones((1, n)), zb))
     fit = SigmoidFit(ok=True, note="", n_points=n, x0=x0, scale=scale, floor=mu + sd * floor)
     fit.ceiling = mu + sd * (floor + rise)
@@ -213,7 +215,7 @@ def bootstrap_x0(
     weights = seed_weights(groups, n_resamples, seed)
     if weights is None or np.unique(x).size < 3 or float(y.max() - y.min()) < 1e-9:
         return None
-    z, zb, _, _ = _standardise(y, bounds)
+    z, zb, _, _ = standardise(y, bounds)
     sw = weights.sum(axis=1)
     flat = weights @ z**2 / sw - (weights @ z / sw) ** 2 < 1e-12
     weights = weights[~flat]

@@ -88,9 +88,8 @@ def naive(h: History, w: np.ndarray, grid: np.ndarray) -> np.ndarray:
     keep = _finite(h, "exact_match")
     if float(np.nanmax(y[keep])) < AT_FLOOR:
         raise NoForecast(f"exact match is at its floor in the fit set (max {np.nanmax(y[keep]):.3f} < {AT_FLOOR})")
-    x, y, w = h.x[keep], y[keep], w[:, keep]
-    mu, sd = float(y.mean()), float(y.std())
-    x0, scale, floor, rise = fits.fit_rows(x, (y - mu) / sd, w, (-mu / sd, (1 - mu) / sd))
+    z, bounds, mu, sd = fits.standardise(y[keep], (0.0, 1.0))
+    x0, scale, floor, rise = fits.fit_rows(h.x[keep], z, w[:, keep], bounds)
     low, high = mu + sd * floor, mu + sd * (floor + rise)
     return fits.sigmoid(grid[None, :], low[:, None], high[:, None], x0[:, None], scale[:, None])
 
