@@ -10,8 +10,12 @@ What it measures, in this order and in one process (so ratios compare like with 
 2. per family member: training tokens/s and MFU through the real Lightning path (the Trainer,
    loggers and checkpoints of a run, no evaluation), and the ratio to a bare PyTorch loop with
    the same model, batch, optimizer, schedule and gradient clipping;
-3. evaluation time as a share of one demo run (experiment=emergence, the default schedule);
-4. wall time until exact_match >= 0.99 on 2-digit reversed addition for the ~100K-parameter member.
+3. seed ensembles: per member of the demo family, training tokens/s per member and MFU when 1, 3
+   and 8 seeds train as one stacked model (the demo's batch and task), and the speed-up per member;
+4. evaluation time as a share of one demo run (experiment=emergence, the default schedule);
+5. wall time until exact_match >= 0.99 on 2-digit reversed addition for the ~100K-parameter member;
+6. the whole demo (toymodels-demo: training and report) against its FLOPs-limited time, i.e. its
+   total training FLOPs divided by the ceiling (--demo; skip with --no-demo).
 Writes the table and the machine's description as JSON too (--json).
 """
 
@@ -131,6 +135,41 @@ def bare_tokens_per_s(spec, warmup: int) -> float:
     return (spec.max_steps - warmup) * module.cost.tokens / (time.perf_counter() - t0)
 
 
+def ensemble_rows(models: list[str], sizes: list[int], steps: int, warmup: int, ceiling: float, common: list[str]):
+    """Tokens/s per member and MFU of seed ensembles of each size, through the real Lightning path."""
+    rows = []
+    for name in models:
+        single = None
+        for k in sizes:
+            spec = compose(f"model={name}", f"train.ensemble={k}", *common, f"train.steps={steps}")
+            per_member = lightning_tokens_per_s(spec, warmup)  # the module counts one member's tokens
+            flops_per_token = spec.cost.flops / spec.cost.tokens
+            single = single or per_member
+            rows.append({"model": name, "ensemble": k, "tokens_per_s_per_member": per_member,
+                         "mfu": k * per_member * flops_per_token / ceiling, "speedup_per_member": per_member / single})
+        print(f"  timed ensembles of {name}", flush=True)
+    return rows
+
+
+def demo_vs_flops_limit(ceiling: float, overrides: list[str]) -> dict:
+    """Time toymodels-demo (training and report) in a fresh folder; compare with its FLOPs-limited time."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sweep = Path(tmp) / "demo"
+        env = dict(os.environ, WANDB_MODE="disabled")
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "toymodels.demo", "--sweep-dir", str(sweep), *overrides],
+                              env=env, capture_output=True, text=True, cwd=tmp)
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-2000:])
+        flops = [json.loads(p.read_text())["flops"] for p in sweep.glob("*/run.json")]
+    total = float(sum(flops))
+    return {"demo_seconds": seconds, "demo_runs": len(flops), "demo_training_flops": total,
+            "demo_flops_limited_seconds": total / ceiling, "demo_vs_flops_limit": seconds / (total / ceiling)}
+
+
 def run_cli(*overrides: str) -> dict:
     """Run toymodels-train in this process's interpreter; return its run.json and metrics rows."""
     import csv
@@ -161,6 +200,11 @@ def main(argv=None) -> int:
     parser.add_argument("--compile", action="store_true", help="time with trainer.compile=true")
     parser.add_argument("--steps", type=int, default=60, help="timed steps per model (after warm-up)")
     parser.add_argument("--json", default="outputs/bench.json", help="where to write the results")
+    parser.add_argument("--ensemble-models", default="d8,d16,d24,d32,d48,d64,d96",
+                        help="family members whose seed ensembles are timed")
+    parser.add_argument("--ensembles", default="1,3,8", help="ensemble sizes to time")
+    parser.add_argument("--no-demo", action="store_true", help="skip timing the whole demo (minutes)")
+    parser.add_argument("--only-demo", action="store_true", help="time only the whole demo (and the ceiling)")
     args = parser.parse_args(argv)
     import logging
     import warnings
@@ -170,7 +214,7 @@ def main(argv=None) -> int:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
 
-    models = ["d16"] if args.smoke else args.models.split(",")
+    models = [] if args.only_demo else ["d16"] if args.smoke else args.models.split(",")
     steps, warmup = (6, 2) if args.smoke else (args.steps + 10, 10)
     threads = torch.get_num_threads()
     gpu = args.trainer == "gpu"
@@ -215,8 +259,17 @@ def main(argv=None) -> int:
         })
         print(f"  timed {name}", flush=True)
 
+    ens_models = [] if args.only_demo else ["d8"] if args.smoke else args.ensemble_models.split(",")
+    ens_sizes = [1, 2] if args.smoke else [int(k) for k in args.ensembles.split(",")]
+    ens_common = ["task=add", "task.n_digits=3", "task.format=reversed", "train.tokens=null", "train.batch_size=128",
+                  "logger=csv", "train.checkpoint_every=100000", f"trainer={args.trainer}"]
+    ens_steps, ens_warmup = (4, 1) if args.smoke else (args.steps // 2 + 5, 5)
+    ensembles = ensemble_rows(ens_models, ens_sizes, ens_steps, ens_warmup, ceiling, ens_common)
+
     extra = {}
-    if not args.smoke and not gpu:
+    if not args.smoke and not args.no_demo:
+        extra.update(demo_vs_flops_limit(ceiling, ["trainer=gpu"] if gpu else []))
+    if not args.smoke and not gpu and not args.only_demo:
         demo_run = run_cli("experiment=emergence", "model=d64", "seed=0", "hydra.sweep.dir=unused")
         demo = demo_run["record"]
         # Two denominators: the run's training loop (first step to last evaluation), and the whole
@@ -237,7 +290,7 @@ def main(argv=None) -> int:
         "trainer": args.trainer, "compile": args.compile, "batch_size": args.batch_size,
         "task": "3-digit add (reversed)", "matmul_ceiling_gflops": ceiling / 1e9,
         "matmul_ceiling_one_thread_gflops": one_thread_ceiling / 1e9 if one_thread_ceiling else None,
-        "matmul_ceiling_dtype": "bf16" if gpu else "fp32", "models": rows, **extra,
+        "matmul_ceiling_dtype": "bf16" if gpu else "fp32", "models": rows, "ensembles": ensembles, **extra,
     }
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -251,7 +304,17 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"{r['model']:>6} {r['non_embedding_params']:>9,} {r['tokens_per_s']:>12,.0f} {r['gflops_per_s']:>9.1f} "
               f"{r['mfu']:>6.1%} {r['bare_tokens_per_s']:>12,.0f} {r['lightning_vs_bare']:>7.2f}")
-    if extra:
+    print()
+    print("seed ensembles (3-digit reversed add, batch 128 per member): tokens/s per member, MFU of the ensemble")
+    print(f"{'model':>6} {'members':>8} {'tok/s/member':>13} {'MFU':>6} {'speed-up/member':>16}")
+    for r in ensembles:
+        print(f"{r['model']:>6} {r['ensemble']:>8} {r['tokens_per_s_per_member']:>13,.0f} {r['mfu']:>6.1%} "
+              f"{r['speedup_per_member']:>15.2f}x")
+    if "demo_seconds" in extra:
+        print(f"the demo (toymodels-demo, {extra['demo_runs']} runs): {extra['demo_seconds']:.0f}s, its FLOPs-limited "
+              f"time {extra['demo_flops_limited_seconds']:.0f}s ({extra['demo_training_flops']:.2e} FLOPs / ceiling): "
+              f"{extra['demo_vs_flops_limit']:.2f}x")
+    if "eval_share_of_demo_run" in extra:
         print(f"evaluation share of a demo run (d64, emergence schedule): {extra['eval_share_of_demo_run']:.1%} "
               f"of its training loop ({extra['demo_run_seconds']:.1f}s), "
               f"{extra['eval_share_of_demo_process']:.1%} of the whole run ({extra['demo_process_seconds']:.1f}s)")

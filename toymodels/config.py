@@ -111,7 +111,25 @@ class RunConfig:
     logger: LoggerConfig
     verbose: bool
     config: dict
+    ensemble: int = 1  # seeds trained together as one stacked model: seed, seed + 1, ...
+    member_names: tuple = ()  # run names of members 1.. (member 0 is `name`)
     _loggers: list | None = None
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds of the ensemble's members (one for a single run)."""
+        return [self.seed + i for i in range(self.ensemble)]
+
+    def member(self, i: int) -> RunConfig:
+        """Member i of the ensemble as the single run with its seed (what its run folder records)."""
+        import dataclasses
+
+        if i == 0 and self.ensemble == 1:
+            return self
+        seed = self.seed + i
+        config = {**self.config, "seed": seed}
+        return dataclasses.replace(self, seed=seed, name=self.name if i == 0 else self.member_names[i - 1],
+                                   config=config, ensemble=1, member_names=(), _loggers=None)
 
     @property
     def cost(self):
@@ -123,7 +141,7 @@ class RunConfig:
     def make_data(self):
         from toymodels.data import ArithmeticData
 
-        return ArithmeticData(self.task, self.batch_size, self.seed, self.eval_size, self.eval_seed)
+        return ArithmeticData(self.task, self.batch_size, self.seeds, self.eval_size, self.eval_seed)
 
     def make_module(self):
         """The LightningModule, with this run's process settings (threads, TF32, compile) applied."""
@@ -135,7 +153,7 @@ class RunConfig:
             torch.set_num_threads(self.runtime["threads"])
         if self.runtime.get("matmul_precision"):
             torch.set_float32_matmul_precision(self.runtime["matmul_precision"])
-        module = ArithmeticLM(self.model, self.task, self.optim, self.batch_size, self.max_steps)
+        module = ArithmeticLM(self.model, self.task, self.optim, self.batch_size, self.max_steps, self.seeds)
         if self.runtime.get("compile"):
             module.model.compile()  # in place: parameter names (and checkpoints) stay the same
         return module
@@ -230,6 +248,7 @@ def build_run(cfg) -> RunConfig:
     seed = _number("", "seed", c.get("seed"), int, allow_zero=True)
     batch_size = _number("train", "batch_size", t.pop("batch_size", None), int)
     checkpoint_every = _number("train", "checkpoint_every", t.pop("checkpoint_every", 200), int)
+    ensemble = _number("train", "ensemble", t.pop("ensemble", 1), int)
     budgets = {k: t.pop(k, None) for k in ("tokens", "flops", "steps")}
     given = {k: v for k, v in budgets.items() if v is not None}
     if len(given) != 1:
@@ -305,6 +324,8 @@ def build_run(cfg) -> RunConfig:
         logger=logger,
         verbose=bool(c.get("verbose", True)),
         config={k: c[k] for k in ("task", "model", "train", "eval", "seed") if k in c},
+        ensemble=ensemble,
+        member_names=tuple(_member_name(cfg, c, seed + i) for i in range(1, ensemble)),
     )
     world = spec.world_size
     if world and batch_size % world:
@@ -313,6 +334,18 @@ def build_run(cfg) -> RunConfig:
             f"{trainer_kwargs.get('devices')} x trainer.num_nodes={trainer_kwargs.get('num_nodes', 1)}"
         )
     return spec
+
+
+def _member_name(cfg, plain: dict, seed: int) -> str:
+    """The run name of the ensemble member with `seed`: run_name resolved with that seed."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig) and "run_name" in cfg:
+        job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+        return str(OmegaConf.merge(job, {"seed": seed}).run_name)
+    name = str(plain.get("run_name") or "run")
+    suffix = f"s{plain.get('seed')}"
+    return (name[: -len(suffix)] if name.endswith(suffix) else name + "-") + f"s{seed}"
 
 
 def listed_devices(devices) -> int | None:

@@ -3,7 +3,8 @@
 Training batches are generated in memory, vectorised, in the training process (no DataLoader
 workers: a batch costs tens of microseconds). Batch ``k`` of rank ``r`` is a pure function of
 ``(seed, k, r)``, so a resumed run continues the very stream it was on without saving any data
-state, and a 2-process run sees different problems on each rank.
+state, and a 2-process run sees different problems on each rank. A seed ensemble's batch stacks
+its members' batches, (members, rows, seq): member i sees exactly the stream of a run with seed i.
 """
 
 from __future__ import annotations
@@ -30,24 +31,29 @@ class TrainStream:
             raise ValueError(f"train.batch_size={data.batch_size} is not divisible by {world} processes")
         local = data.batch_size // world
         while True:
-            yield data.batch(step, rank, local)
+            yield data.batches(step, rank, local)
             step += 1
 
 
 class ArithmeticData(L.LightningDataModule):
-    """Training stream from the run seed; evaluation set from its own seed, disjoint by construction."""
+    """Training streams from the run seeds; evaluation set from its own seed, disjoint by construction."""
 
-    def __init__(self, task: Task, batch_size: int, seed: int, eval_size: int, eval_seed: int) -> None:
+    def __init__(self, task: Task, batch_size: int, seed: int | list[int], eval_size: int, eval_seed: int) -> None:
         super().__init__()
-        self.task, self.batch_size, self.seed = task, batch_size, seed
+        self.seeds = [seed] if isinstance(seed, int) else list(seed)
+        self.task, self.batch_size, self.seed = task, batch_size, self.seeds[0]
         self.eval_size, self.eval_seed = eval_size, eval_seed
         self._eval_problems: tuple[np.ndarray, np.ndarray] | None = None
 
-    def batch(self, step: int, rank: int = 0, size: int | None = None) -> torch.Tensor:
-        """Training batch number `step` of process `rank`."""
-        rng = np.random.default_rng([self.seed, step, rank])
+    def batch(self, step: int, rank: int = 0, size: int | None = None, seed: int | None = None) -> torch.Tensor:
+        """Training batch number `step` of process `rank` in the stream of `seed` (the first seed by default)."""
+        rng = np.random.default_rng([self.seed if seed is None else seed, step, rank])
         a, b = self.task.sample_train(rng, size or self.batch_size)
         return torch.from_numpy(self.task.encode_rows(a, b))
+
+    def batches(self, step: int, rank: int = 0, size: int | None = None) -> torch.Tensor:
+        """Every member's training batch number `step`, stacked: (members, rows, seq)."""
+        return torch.stack([self.batch(step, rank, size, seed) for seed in self.seeds])
 
     @property
     def eval_problems(self) -> tuple[np.ndarray, np.ndarray]:

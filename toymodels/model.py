@@ -3,6 +3,13 @@
 Plain PyTorch (no Lightning, no Hydra): pre-LayerNorm blocks, learned positions, causal attention
 through ``scaled_dot_product_attention``, an output layer tied to the token embedding, and batched
 greedy decoding with a key/value cache.
+
+One ``Transformer`` holds ``members`` independent models of the same shape (a seed ensemble) with
+their weights stacked on a leading axis, so that every matrix multiply of all members is one
+batched ``bmm`` and small models stop paying per-operation costs once per seed. Member ``i`` is
+initialised from its own seed exactly as a one-member model with that seed, and no operation mixes
+members: its outputs depend on its own weights and inputs only. A one-member model takes and
+returns unstacked tensors, (batch, time) → (batch, time, vocab).
 """
 
 from __future__ import annotations
@@ -83,17 +90,49 @@ def flops_6nd_per_token(cfg: ModelConfig) -> float:
     return 6.0 * non_embedding_params(cfg)
 
 
+class StackedLinear(nn.Module):
+    """`members` independent bias-free linear maps applied as one batched matmul.
+
+    The weight is (members, in, out); an input (members, ..., in) maps to (members, ..., out).
+    """
+
+    def __init__(self, members: int, d_in: int, d_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(members, d_in, d_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, d_in = x.shape[0], x.shape[-1]
+        return torch.bmm(x.reshape(k, -1, d_in), self.weight).view(*x.shape[:-1], self.weight.shape[-1])
+
+
+class StackedLayerNorm(nn.Module):
+    """LayerNorm with one gain and bias per member (inputs are (members, ..., d))."""
+
+    def __init__(self, members: int, d: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(members, d))
+        self.bias = nn.Parameter(torch.zeros(members, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = x.shape[-1]
+        if self.weight.shape[0] == 1:  # one member: LayerNorm's fused affine
+            return F.layer_norm(x, (d,), self.weight[0], self.bias[0])
+        shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (d,)
+        return torch.addcmul(self.bias.view(shape), F.layer_norm(x, (d,)), self.weight.view(shape))
+
+
 class Attention(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, members: int) -> None:
         super().__init__()
         self.n_head, self.impl = cfg.n_head, cfg.attn_impl
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
-        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.qkv = StackedLinear(members, cfg.d_model, 3 * cfg.d_model)
+        self.out = StackedLinear(members, cfg.d_model, cfg.d_model)
 
     def forward(self, x: torch.Tensor, cache: list | None = None, q_from: int = 0) -> torch.Tensor:
-        """Attention output for positions q_from… (all positions still serve as keys and values)."""
-        b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4)
+        """Attention output (members, batch, time - q_from, d) for positions q_from… (all positions still
+        serve as keys and values). Members and rows share one attention batch of members·batch."""
+        m, b, t, d = x.shape
+        q, k, v = self.qkv(x).view(m * b, t, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4)
         causal = True
         if cache is not None:
             if cache:  # decoding: the new positions attend to everything before them
@@ -108,7 +147,7 @@ class Attention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=_causal_mask(q.shape[2], k.shape[2], q.device))
         else:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-        return self.out(y.transpose(1, 2).reshape(b, t - q_from, d))
+        return self.out(y.transpose(1, 2).reshape(m, b, t - q_from, d))
 
 
 def _causal_mask(tq: int, tk: int, device) -> torch.Tensor:
@@ -125,65 +164,114 @@ def _matmul_attention(q, k, v, causal: bool) -> torch.Tensor:
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, members: int) -> None:
         super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
-        self.attn = Attention(cfg)
+        self.ln1, self.ln2 = StackedLayerNorm(members, cfg.d_model), StackedLayerNorm(members, cfg.d_model)
+        self.attn = Attention(cfg, members)
         self.mlp = nn.Sequential(
-            nn.Linear(cfg.d_model, cfg.d_mlp, bias=False),
+            StackedLinear(members, cfg.d_model, cfg.d_mlp),
             ACTIVATIONS[cfg.activation](),
-            nn.Linear(cfg.d_mlp, cfg.d_model, bias=False),
+            StackedLinear(members, cfg.d_mlp, cfg.d_model),
         )
 
     def forward(self, x: torch.Tensor, cache: list | None = None, q_from: int = 0) -> torch.Tensor:
         """The block's output for positions q_from… (earlier ones only feed keys and values)."""
-        x = x[:, q_from:] + self.attn(self.ln1(x), cache, q_from)
+        x = x[:, :, q_from:] + self.attn(self.ln1(x), cache, q_from)
         return x + self.mlp(self.ln2(x))
 
 
-class Transformer(nn.Module):
-    """Decoder-only transformer over token ids."""
+class StackedEmbedding(nn.Module):
+    """One embedding table per member: weight (members, rows, d)."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, members: int, rows: int, d: int) -> None:
         super().__init__()
-        self.cfg = cfg
-        self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.pos = nn.Embedding(cfg.context, cfg.d_model)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
-        self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.apply(self._init)
-        # GPT-2's scaled init of the residual projections keeps the residual stream's size
-        # independent of depth.
-        for name, p in self.named_parameters():
-            if name.endswith(("attn.out.weight", "mlp.2.weight")):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layer))
+        self.weight = nn.Parameter(torch.empty(members, rows, d))
 
-    @staticmethod
-    def _init(m: nn.Module) -> None:
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, std=0.02)
+
+# Parameters that GPT-2 initialises with a depth-scaled standard deviation (residual projections).
+_RESIDUAL_OUT = ("attn.out.weight", "mlp.2.weight")
+
+
+class Transformer(nn.Module):
+    """Decoder-only transformer over token ids: `members` independent models with stacked weights.
+
+    ``seeds`` (one per member) initialise each member from its own generator, so member i of an
+    ensemble starts exactly where a one-member model with seed ``seeds[i]`` starts; without seeds
+    the global generator is used.
+    """
+
+    def __init__(self, cfg: ModelConfig, members: int = 1, seeds: list[int] | None = None) -> None:
+        super().__init__()
+        if seeds is not None and len(seeds) != members:
+            raise ValueError(f"{len(seeds)} seeds for {members} members")
+        self.cfg, self.members = cfg, members
+        self.tok = StackedEmbedding(members, cfg.vocab_size, cfg.d_model)
+        self.pos = StackedEmbedding(members, cfg.context, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg, members) for _ in range(cfg.n_layer))
+        self.ln_f = StackedLayerNorm(members, cfg.d_model)
+        for i in range(members):
+            self._init_member(i, None if seeds is None else torch.Generator().manual_seed(int(seeds[i])))
+
+    @torch.no_grad()
+    def _init_member(self, i: int, generator: torch.Generator | None) -> None:
+        """GPT-2's initialisation of member i: N(0, 0.02) matrices and embeddings, the residual
+        projections scaled by 1/sqrt(2·layers) (keeps the residual stream's size independent of depth),
+        LayerNorm gains 1 and biases 0."""
+        for name, p in self.named_parameters():
+            if name.endswith(("ln1.weight", "ln2.weight", "ln_f.weight")):
+                p[i].fill_(1.0)
+            elif name.endswith(".bias"):
+                p[i].zero_()
+            else:
+                std = 0.02 / math.sqrt(2 * self.cfg.n_layer) if name.endswith(_RESIDUAL_OUT) else 0.02
+                p[i].normal_(0.0, std, generator=generator)
 
     def forward(
         self, idx: torch.Tensor, caches: list[list] | None = None, start: int = 0, logits_from: int = 0
     ) -> torch.Tensor:
-        """Logits (batch, time - logits_from, vocab) for token ids (batch, time) at positions start…
+        """Logits (members, batch, time - logits_from, vocab) for token ids (members, batch, time) at
+        positions start… (a one-member model also takes (batch, time) and returns (batch, time', vocab)).
 
         With logits_from > 0, the last block computes its outputs only for the positions whose
         logits are asked for (the others still give keys and values to every layer, and caches):
         evaluation needs logits only after the prompt.
         """
-        t = idx.shape[1]
+        unstacked = idx.dim() == 2
+        if unstacked:
+            if self.members != 1:
+                raise ValueError(f"a {self.members}-member model needs inputs of shape (members, batch, time)")
+            idx = idx[None]
+        m, t = self.members, idx.shape[-1]
+        if idx.shape[0] != m:
+            raise ValueError(f"inputs for {idx.shape[0]} members given to a {m}-member model")
         if start + t > self.cfg.context:
             raise ValueError(f"sequence of {start + t} tokens exceeds model.context={self.cfg.context}")
-        x = self.tok(idx) + self.pos.weight[start : start + t]
+        table, d = self.tok.weight, self.cfg.d_model
+        if m == 1:
+            x = F.embedding(idx, table[0])
+        else:  # one look-up in the members' tables laid end to end
+            offsets = torch.arange(m, device=idx.device).view(m, 1, 1) * self.cfg.vocab_size
+            x = F.embedding(idx + offsets, table.reshape(-1, d))
+        x = x + self.pos.weight[:, None, start : start + t]
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             x = block(x, None if caches is None else caches[i], logits_from if i == last else 0)
-        return F.linear(self.ln_f(x), self.tok.weight)
+        x = self.ln_f(x)
+        logits = torch.bmm(x.reshape(m, -1, d), table.transpose(1, 2)).view(*x.shape[:-1], -1)
+        return logits[0] if unstacked else logits
+
+    @torch.no_grad()
+    def member(self, i: int, out: Transformer | None = None) -> Transformer:
+        """Member i as a one-member model (its weights copied into `out` when given)."""
+        if out is None:
+            out = Transformer(self.cfg, 1, seeds=[0]).to(self.tok.weight.device)
+        for theirs, ours in zip(out.parameters(), self.parameters()):
+            theirs.copy_(ours[i : i + 1])
+        return out.train(self.training)
 
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, n_new: int, use_cache: bool = True) -> torch.Tensor:
-        """Greedy continuation (batch, n_new) of equal-length prompts (batch, time)."""
+        """Greedy continuation (batch, n_new) of equal-length prompts (batch, time) (one-member models)."""
         if not use_cache:
             seq = prompt
             for _ in range(n_new):

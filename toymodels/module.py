@@ -1,5 +1,14 @@
 """The LightningModule: loss on answer tokens, AdamW with warmup and cosine decay, compute counting.
 
+It trains a seed ensemble: one model per seed, stacked (``toymodels.model.Transformer`` with
+``members``), each on its own training stream, as one batched computation and one optimizer step.
+Nothing mixes members: each member's loss is its own mean over its answer tokens, its gradient is
+clipped by its own norm, and AdamW is element-wise, so member i follows the trajectory of a
+one-member run with the same seed (up to float rounding: batched and unbatched kernels sum in
+different orders). A member whose loss stops being finite is marked dead and no longer updated;
+the others go on; when none is left, DivergedError ends the fit. A single run is a one-member
+ensemble.
+
 Tokens and FLOPs are not accumulated step by step: every optimizer step processes the same global
 batch, so both are ``global_step`` times a per-step constant computed once from the model shape
 (world-size independent, since the global batch is fixed). That keeps them exact across resumes
@@ -56,47 +65,83 @@ class OptimConfig:
 
 
 class ArithmeticLM(L.LightningModule):
-    """Trains a Transformer to write the target after the prompt."""
+    """Trains an ensemble of Transformers (one per seed) to write the target after the prompt."""
 
-    def __init__(self, model_cfg: ModelConfig, task: Task, optim: OptimConfig, batch_size: int, max_steps: int):
+    def __init__(self, model_cfg: ModelConfig, task: Task, optim: OptimConfig, batch_size: int, max_steps: int,
+                 seeds: list[int] | None = None):
         super().__init__()
-        self.model = Transformer(model_cfg)
+        self.seeds = [0] if seeds is None else [int(s) for s in seeds]
+        self.model = Transformer(model_cfg, len(self.seeds), self.seeds)
         self.task, self.optim, self.max_steps = task, optim, max_steps
-        self.cost = step_cost(model_cfg, task, batch_size)
+        self.cost = step_cost(model_cfg, task, batch_size)  # per member
+        # Which members still train (saved in checkpoints); the loss of each at the last step.
+        self.register_buffer("alive", torch.ones(len(self.seeds), dtype=torch.bool))
+        self.last_losses = torch.zeros(len(self.seeds))
+        self.died: list[tuple[int, str]] = []  # (member, why) for members that diverged since last asked
+        self.all_alive = True  # kept on the host, so that no step syncs a GPU to ask
+
+    def on_train_start(self) -> None:
+        self.all_alive = bool(self.alive.all())  # after a resume, the checkpoint's members
 
     @property
     def flops(self) -> float:
-        """Training FLOPs done so far."""
+        """Training FLOPs done so far by each member."""
         return self.global_step * self.cost.flops
 
     @property
     def tokens(self) -> int:
-        """Training tokens seen so far."""
+        """Training tokens seen so far by each member."""
         return self.global_step * self.cost.tokens
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+    def member_losses(self, batch: torch.Tensor) -> torch.Tensor:
+        """Each member's mean cross-entropy over its answer tokens, (members,), for a batch (members, rows, seq)."""
+        if batch.dim() == 2:
+            batch = batch[None]
         start = self.task.prompt_len - 1  # the first prediction that belongs to the target
-        logits = self.model(batch[:, :-1])
-        loss = F.cross_entropy(
-            logits[:, start:].reshape(-1, logits.shape[-1]), batch[:, start + 1 :].reshape(-1), ignore_index=PAD
-        )
+        logits = self.model(batch[..., :-1])[:, :, start:]
+        targets = batch[..., start + 1 :]
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD,
+                              reduction="none").view(targets.shape[0], -1)
+        return nll.sum(1) / (targets != PAD).reshape(targets.shape[0], -1).sum(1)
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        losses = self.member_losses(batch)
         log_step = (self.global_step + 1) % self.trainer.log_every_n_steps == 0
         # Checking the loss syncs a GPU with the host: there, check only on logging steps.
-        if (log_step or loss.device.type == "cpu") and not torch.isfinite(loss):
-            raise DivergedError(f"training loss became {loss.item()} at step {self.global_step}")
-        # Lightning's self.log costs ~1 ms a call (a third of a small model's step): log only on the
-        # steps the loggers write.
-        if log_step:
-            self.log_dict({"train/loss": loss.detach(), "train/lr": self.lr_schedulers().get_last_lr()[0],
-                           "flops": float(self.cost.flops * (self.global_step + 1)),
-                           "tokens": float(self.cost.tokens * (self.global_step + 1))}, on_step=True)
-        return loss
+        if log_step or losses.device.type == "cpu":
+            detached = losses.detach()
+            self.last_losses = detached.cpu()
+            bad = self.alive & ~torch.isfinite(detached)
+            for i in bad.nonzero().flatten().tolist():
+                self.died.append((i, f"training loss became {detached[i].item()} at step {self.global_step}"))
+            if bad.any():
+                self.alive &= ~bad
+                self.all_alive = False
+                if not self.alive.any():
+                    raise DivergedError(self.died[-1][1])
+        # Dead members get no loss: their slices of the weights no longer move.
+        return losses.sum() if self.all_alive else losses[self.alive].sum()
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Clip each member's gradient by its own norm (torch's clip_grad_norm_, per member)."""
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if not grads:
+            return
+        if not self.all_alive:
+            for g in grads:
+                g[~self.alive] = 0.0
+        if not self.optim.grad_clip:
+            return
+        norms = torch.stack([g.reshape(g.shape[0], -1).norm(dim=1) for g in grads]).norm(dim=0)  # (members,)
+        scale = (self.optim.grad_clip / (norms + 1e-6)).clamp(max=1.0)
+        torch._foreach_mul_(grads, [scale.view(-1, *([1] * (g.dim() - 1))) for g in grads])
 
     def configure_optimizers(self):
         o = self.optim
-        # Decay matrices only; LayerNorm gains and biases stay undecayed (as in nanoGPT).
-        decay = [p for p in self.parameters() if p.dim() >= 2]
-        rest = [p for p in self.parameters() if p.dim() < 2]
+        # Decay matrices only; LayerNorm gains and biases stay undecayed (as in nanoGPT). Weights
+        # carry a leading member axis.
+        decay = [p for p in self.parameters() if p.dim() >= 3]
+        rest = [p for p in self.parameters() if p.dim() < 3]
         opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": o.weight_decay}, {"params": rest, "weight_decay": 0.0}],
             lr=o.lr,

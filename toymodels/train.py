@@ -23,7 +23,10 @@ from toymodels.sweeps import count_jobs, sweep_axes
 
 
 def train(cfg) -> dict:
-    """Train one run described by a composed config; returns its final run.json record."""
+    """Train one run (or one seed ensemble) described by a composed config; returns its (first member's)
+    final run.json record."""
+    import contextlib
+
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -32,35 +35,78 @@ def train(cfg) -> dict:
     in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     if in_sweep:
         check_sweep_strategy(spec.trainer_kwargs, HydraConfig.get().launcher._target_)
-    with RunLock(run_dir):
-        previous = check_run_folder(spec, run_dir)
-        if previous and previous.get("status") in FINAL_STATUSES:
-            print(f"[toymodels] {spec.name}: already {previous['status']} in {run_dir}, skipping", flush=True)
-            return previous
-        return _fit_run(spec, run_dir, in_sweep)
+    members = member_dirs(spec, run_dir)
+    with contextlib.ExitStack() as locks:
+        for _, member_dir in members:
+            locks.enter_context(RunLock(member_dir))
+        previous = check_members(spec, members)
+        if all(p and p.get("status") in FINAL_STATUSES for p in previous):
+            for (member, member_dir), p in zip(members, previous):
+                print(f"[toymodels] {member.name}: already {p['status']} in {member_dir}, skipping", flush=True)
+            return previous[0]
+        return _fit_run(spec, members, in_sweep)
 
 
-def _fit_run(spec, run_dir: Path, in_sweep: bool) -> dict:
-    """Fit a checked run in its locked folder and decide its final status."""
+def member_dirs(spec, run_dir: Path) -> list[tuple]:
+    """(member spec, run folder) of each member: the job's folder for the first, and siblings named
+    by `run_name` with each member's seed for the others (or `<folder>-s<seed>` when the job's folder
+    is not named by a run_name that depends on the seed)."""
+    run_dir = Path(run_dir)
+    out = [(spec.member(0), run_dir)]
+    for i in range(1, spec.ensemble):
+        member = spec.member(i)
+        named_by_seed = run_dir.name == spec.name and member.name != spec.name
+        name = member.name if named_by_seed else f"{run_dir.name}-s{member.seed}"
+        out.append((member, run_dir.with_name(name)))
+    return out
+
+
+def check_members(spec, members: list[tuple]) -> list[dict | None]:
+    """Each member folder's earlier record, after checking that the ensemble may train there (ConfigError)."""
+    previous = [check_run_folder(member, member_dir) for member, member_dir in members]
+    job_dir = str(members[0][1])
+    final = [p is not None and p.get("status") in FINAL_STATUSES for p in previous]
+    for (_, member_dir), p, done in zip(members, previous, final):
+        owner = (p or {}).get("ensemble", {}).get("dir")
+        if p and not done and owner and Path(owner) != Path(job_dir):
+            raise ConfigError(
+                f"{member_dir} is a member of the seed ensemble trained in {owner}: resume it with that "
+                "command (its first seed and train.ensemble)"
+            )
+        if done and not all(final):
+            raise ConfigError(
+                f"{member_dir} already holds a {p['status']} run, but other members of this ensemble do not: "
+                "an ensemble trains its members together; move that folder away or choose other seeds"
+            )
+    return previous
+
+
+def _fit_run(spec, members: list[tuple], in_sweep: bool) -> dict:
+    """Fit a checked run (every member of the ensemble) in its locked folders and decide its final status."""
     import lightning as L
 
     from toymodels.checkpoints import check_checkpoint, save_checkpoint_atomically
-    from toymodels.recorder import RunRecorder, flops_milestones
+    from toymodels.recorder import Member, RunRecorder, flops_milestones
 
     # Lightning's INFO lines (GPU available..., tips) would be printed twice through Hydra's logging.
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|Trying to infer the).*")
     L.seed_everything(spec.seed, workers=True, verbose=False)
+    run_dir = members[0][1]
     data, module = spec.make_data(), spec.make_module()
     resume = run_dir / "checkpoints" / "last.ckpt"
     if resume.exists():
         check_checkpoint(resume, module)
     max_flops = spec.cost.flops * spec.max_steps
     milestones = flops_milestones(max_flops, spec.per_decade, spec.start_fraction)
-    recorder = RunRecorder(spec.make_evaluator(data), run_dir, spec.info(), milestones, verbose=spec.verbose)
-    trainer = build_trainer(spec, run_dir, [recorder])
+    ensemble = {"ensemble": {"seeds": spec.seeds, "dir": str(run_dir)}} if spec.ensemble > 1 else {}
+    records = [Member(member_dir, {**member.info(), **ensemble}, member.make_loggers(member_dir))
+               for member, member_dir in members]
+    recorder = RunRecorder(spec.make_evaluator(data), records, milestones, verbose=spec.verbose)
+    trainer = build_trainer(spec, run_dir, [recorder], loggers=[lg for m in records for lg in m.loggers])
+    who = f"{spec.name} + {spec.ensemble - 1} more seeds" if spec.ensemble > 1 else spec.name
     print(
-        f"[toymodels] {spec.name}: {spec.task.label}, model {spec.model.name} "
+        f"[toymodels] {who}: {spec.task.label}, model {spec.model.name} "
         f"({max_flops:.2e} FLOPs, {spec.max_steps} steps)" + (" — resuming" if resume.exists() else ""),
         flush=True,
     )
@@ -101,25 +147,29 @@ def _fit_run(spec, run_dir: Path, in_sweep: bool) -> dict:
             recorder.write_run_json("failed", f"{type(err).__name__}: {err}".strip(), pl_module=module)
         raise
     finally:
-        spec.close_loggers()
+        for member, _ in members:
+            member.close_loggers()
     completed = recorder.steps_done(trainer) >= spec.max_steps  # ddp_spawn: the fit ran in worker processes
     if trainer.is_global_zero:
         recorder.write_run_json("completed" if completed else "running", pl_module=module)
-    record = read_run_json(run_dir) or {}
+    records = [read_run_json(member_dir) or {} for _, member_dir in members]
     if completed and trainer.is_global_zero:
-        m = record.get("metrics") or {}
-        print(
-            f"[toymodels] {spec.name}: completed in {time.perf_counter() - t0:.1f}s — "
-            f"exact_match {m.get('exact_match', math.nan):.3f}, digit_accuracy "
-            f"{m.get('digit_accuracy', math.nan):.3f} at {record.get('flops', 0):.2e} FLOPs → {run_dir}",
-            flush=True,
-        )
-    return record
+        for record, (_, member_dir) in zip(records, members):
+            m = record.get("metrics") or {}
+            print(
+                f"[toymodels] {record.get('name')}: {record.get('status')} in {time.perf_counter() - t0:.1f}s — "
+                f"exact_match {m.get('exact_match', math.nan):.3f}, digit_accuracy "
+                f"{m.get('digit_accuracy', math.nan):.3f} at {record.get('flops', 0):.2e} FLOPs → {member_dir}",
+                flush=True,
+            )
+    if not in_sweep and any(r.get("status") == "diverged" for r in records):
+        sys.exit(3)
+    return records[0]
 
 
 FINAL_STATUSES = ("completed", "diverged")
 # Settings that do not change what a run computes: a run may resume with other values.
-_NOT_FINGERPRINTED = {"train": ("checkpoint_every",), "eval": ("batch_size",)}
+_NOT_FINGERPRINTED = {"train": ("checkpoint_every", "ensemble"), "eval": ("batch_size",)}
 
 
 def fingerprint(config: dict) -> dict:
@@ -213,8 +263,11 @@ def fit(trainer, module, data, ckpt_path: str | None) -> None:
         raise
 
 
-def build_trainer(spec, run_dir: Path, callbacks: list, checkpoints: bool = True):
-    """The Lightning Trainer of a run: its loggers, checkpoints every few steps, the budget."""
+def build_trainer(spec, run_dir: Path, callbacks: list, checkpoints: bool = True, loggers: list | None = None):
+    """The Lightning Trainer of a run: its loggers, checkpoints every few steps, the budget.
+
+    Gradients are clipped by the module, member by member (train.grad_clip), not by the Trainer.
+    """
     import lightning as L
 
     from toymodels.checkpoints import AtomicCheckpoint
@@ -231,8 +284,7 @@ def build_trainer(spec, run_dir: Path, callbacks: list, checkpoints: bool = True
         **spec.trainer_kwargs,
         max_steps=spec.max_steps,
         max_epochs=-1,
-        gradient_clip_val=spec.optim.grad_clip or None,
-        logger=spec.make_loggers(Path(run_dir)),
+        logger=spec.make_loggers(Path(run_dir)) if loggers is None else loggers,
         callbacks=callbacks,
         enable_checkpointing=checkpoints,
         enable_model_summary=False,
@@ -323,8 +375,10 @@ def check_command_line(args: list[str]) -> None:
                     run_dir = _resolve_dir(cfg, hydra_dirs["sweep"]["dir"], hydra_dirs["sweep"]["subdir"])
                 else:
                     run_dir = _resolve_dir(cfg, hydra_dirs["run"]["dir"])
-                check_not_locked(run_dir)
-                check_run_folder(spec, run_dir)
+                members = member_dirs(spec, run_dir)
+                for _, member_dir in members:
+                    check_not_locked(member_dir)
+                check_members(spec, members)
                 ckpt = run_dir / "checkpoints" / "last.ckpt"
                 if ckpt.exists():
                     check_checkpoint(ckpt, spec.make_module())

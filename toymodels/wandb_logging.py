@@ -159,6 +159,8 @@ def _init_run(cfg, run_dir: Path, spec):
         dir=str(run_dir),
         id=_stable_id(run_dir),
         resume="allow",
+        # The members of a seed ensemble log at once, one W&B run each, from one process.
+        reinit="create_new",
     )
     if mode == "online":
         url, started = base_url(), time.monotonic()
@@ -248,26 +250,22 @@ def final_summary(record: dict) -> dict:
 
 
 def finish_wandb(loggers: list) -> None:
-    """Copy the final record into the summary, finish the W&B run and say where it is (one line)."""
-    import wandb
-
+    """Copy each run's final record into its summary, finish its W&B run and say where it is (one line each)."""
     from toymodels.records import read_run_json
 
-    run = wandb.run
-    if run is None:  # other ranks, or already finished
-        return
-    record = None
     for logger in loggers:
-        if type(logger).__name__ == "WandbLogger" and logger.save_dir:
-            record = read_run_json(Path(logger.save_dir))
-    if record:
-        run.summary.update(final_summary(record))
-    disabled, offline = run.settings.mode == "disabled", run.settings.mode in ("offline", "dryrun")
-    where = run.settings.sync_dir if offline else run.url
-    run.finish(exit_code=1 if record and record.get("status") == "failed" else 0)
-    if disabled:
-        return
-    if offline:
-        print(f"[toymodels] W&B run saved offline; upload it with: wandb sync {_shown(where)}", flush=True)
-    else:
-        print(f"[toymodels] W&B run: {where}", flush=True)
+        run = getattr(logger, "_experiment", None) if type(logger).__name__ == "WandbLogger" else None
+        if run is None or not hasattr(run, "finish"):  # other ranks
+            continue
+        record = read_run_json(Path(logger.save_dir)) if logger.save_dir else None
+        if record:
+            run.summary.update(final_summary(record))
+        disabled, offline = run.settings.mode == "disabled", run.settings.mode in ("offline", "dryrun")
+        where = run.settings.sync_dir if offline else run.url
+        run.finish(exit_code=1 if record and record.get("status") == "failed" else 0)
+        if disabled:
+            continue
+        if offline:
+            print(f"[toymodels] W&B run saved offline; upload it with: wandb sync {_shown(where)}", flush=True)
+        else:
+            print(f"[toymodels] W&B run: {where}", flush=True)

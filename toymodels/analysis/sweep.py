@@ -129,7 +129,8 @@ def load_run(run_dir: Path) -> RunRecord:
 
 
 def expected_run_count(multirun_yaml: Path) -> int | None:
-    """Runs a Hydra multirun asked for: the product of its sweep axes; None if unknown.
+    """Runs a Hydra multirun asked for: the product of its sweep axes times the seeds of each job's
+    ensemble (`train.ensemble`); None if unknown.
 
     Axes come from `hydra.sweeper.params` (an experiment's own sweep) and the command-line overrides
     in `hydra.overrides.task`; as in Hydra's basic sweeper, a command-line value replaces the same key.
@@ -139,9 +140,14 @@ def expected_run_count(multirun_yaml: Path) -> int | None:
 
         from toymodels.sweeps import count_jobs, sweep_axes
 
-        hydra = yaml.safe_load(multirun_yaml.read_text())["hydra"]
+        config = yaml.safe_load(multirun_yaml.read_text())
+        hydra = config["hydra"]
         params = (hydra.get("sweeper") or {}).get("params")
-        return count_jobs(sweep_axes(hydra["overrides"]["task"], params))
+        axes = sweep_axes(hydra["overrides"]["task"], params)
+        ensemble = axes.pop("train.ensemble", [(config.get("train") or {}).get("ensemble", 1)])
+        if len(ensemble) != 1:
+            return None
+        return count_jobs(axes) * int(str(ensemble[0]).split("=")[-1])
     except Exception:  # any failure here only means "expected count unknown"
         return None
 
