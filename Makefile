@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/toymodels-demo
 
+# One test worker per core (pytest-xdist), each on one thread; a file's tests stay on one worker.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: install
 	$(BIN)/python scripts/bench.py

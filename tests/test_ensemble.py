@@ -126,3 +126,11 @@ def test_ensemble_refusals_are_one_line_and_write_nothing(tmp_path):
                     cwd=tmp_path)
     assert again.returncode == 2 and "already holds a completed run" in again.stderr, again.stderr
     assert len(again.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_sweep_whose_ensembles_overlap_is_refused_before_anything_runs(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("toymodels.train", "-m", *ENS, "seed=0,1", "train.ensemble=2", f"hydra.sweep.dir={sweep}",
+                   cwd=tmp_path)
+    assert proc.returncode == 2 and "two jobs would train seed 1" in proc.stderr, proc.stderr
+    assert "seed=0,2" in proc.stderr and not sweep.exists()

@@ -522,6 +522,17 @@ def test_split_half_check_needs_four_seeds() -> None:
     assert check["splits"] == [] and "at least 4" in check["note"]
 
 
+def test_disjoint_seed_sets_of_a_chosen_size_count_how_many_seeds_reproduce_a_threshold() -> None:
+    sweep = _seed_sweep(8, 11.4, np.random.default_rng(4))
+    check = analysis.split_half_check(sweep, per_set=3, max_splits=12)
+    assert len(check["splits"]) == 12
+    for split in check["splits"]:
+        assert len(split["seeds_a"]) == len(split["seeds_b"]) == 3 and not set(split["seeds_a"]) & set(split["seeds_b"])
+    closed = [s["closed"] for s in check["splits"]]
+    assert check["fraction_closed"] == np.mean(closed) and "inside the swept range" in check["note"]
+    assert "at least 10" in analysis.split_half_check(sweep, per_set=5)["note"]
+
+
 def test_binomial_standard_error_of_the_crossing_matches_simulation():
     # Many simulated seed sets from a known logistic: the delta-method standard error of the fitted
     # crossing agrees with the spread of the crossings (the interval of the solve threshold uses it).

@@ -366,6 +366,7 @@ def check_command_line(args: list[str]) -> None:
             elif count_jobs(axes) > 1:
                 swept = next(key for key, values in axes.items() if len(values) > 1)
                 raise ConfigError(f"{swept} lists several values: add -m to sweep over them")
+            trained_by: dict[Path, str] = {}  # member folder -> the job that trains it
             for job in itertools.islice(itertools.product(*axes.values()), MAX_CHECKED_JOBS):
                 cfg = compose("train", overrides=deletes + list(job), return_hydra_config=True)
                 spec = build_run(cfg)
@@ -376,7 +377,14 @@ def check_command_line(args: list[str]) -> None:
                 else:
                     run_dir = _resolve_dir(cfg, hydra_dirs["run"]["dir"])
                 members = member_dirs(spec, run_dir)
-                for _, member_dir in members:
+                for member, member_dir in members:
+                    other = trained_by.setdefault(member_dir.resolve(), " ".join(job))
+                    if other != " ".join(job):
+                        raise ConfigError(
+                            f"two jobs would train seed {member.seed} into {member_dir} ({other!r} and "
+                            f"{' '.join(job)!r}): with train.ensemble={spec.ensemble}, sweep seeds "
+                            f"{spec.ensemble} apart (seed=0,{spec.ensemble},...)"
+                        )
                     check_not_locked(member_dir)
                 check_members(spec, members)
                 ckpt = run_dir / "checkpoints" / "last.ckpt"

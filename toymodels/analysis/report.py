@@ -209,9 +209,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--split-seeds",
-        action="store_true",
+        nargs="?",
+        type=int,
+        const=0,
+        default=None,
+        metavar="N",
         help="also split the seeds into disjoint halves and check each half's threshold lies in "
-        "the other's interval (needs 4+ seeds)",
+        "the other's interval (needs 4+ seeds); with N, draw 20 pairs of disjoint N-seed sets instead "
+        "(the smallest N whose pairs agree is the seed count that makes the threshold reproducible)",
     )
     parser.add_argument("--wandb", action="store_true", help="also log the figures and summary to W&B")
     parser.add_argument("--wandb-project", default="toymodels", help="W&B project (default: %(default)s)")
@@ -234,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: warning: {problem}", file=sys.stderr)
     summary = summaries.summarize(sweep, solve_level=args.solve_level)
     summary["missing"] += curve_problems
-    if args.split_seeds:
-        summary["split_half"] = summaries.split_half_check(sweep, level=args.solve_level)
+    if args.split_seeds is not None:
+        summary["split_half"] = summaries.split_half_check(sweep, level=args.solve_level,
+                                                           per_set=args.split_seeds or None)
     summary = jsonable(summary)
 
     out = sweep.path

@@ -267,27 +267,36 @@ def _as_log10(entry: dict[str, Any]) -> tuple[float, float, float]:
 
 
 def split_half_check(
-    sweep: Sweep, metric: str = "exact_match", level: float = SOLVE_LEVEL, max_splits: int = 20, seed: int = 0
+    sweep: Sweep, metric: str = "exact_match", level: float = SOLVE_LEVEL, max_splits: int = 20, seed: int = 0,
+    per_set: int | None = None,
 ) -> dict[str, Any]:
     """Split the seeds into disjoint halves, many ways; does each half's threshold lie in the other's interval?
 
     The reported interval claims to cover what another seed set would give; this is that claim tested
     on the sweep itself. exact_match uses the headline (solve-probability) threshold, other metrics
-    the sigmoid. Needs at least 4 seeds (2 per half).
+    the sigmoid. Needs at least 4 seeds (2 per half). With `per_set`, two disjoint sets of that many
+    seeds each are drawn at random (up to max_splits pairs): how many seeds make a threshold reproducible.
     """
     runs = [r for r in sweep.runs if r.status == "completed" and r.seed is not None]
     seeds = sorted({r.seed for r in runs})
     result: dict[str, Any] = {"metric": metric, "n_seeds": len(seeds), "splits": []}
-    if len(seeds) < 4:
-        result["note"] = f"{len(seeds)} seeds: a split-half check needs at least 4 (2 per half)"
+    half = per_set or len(seeds) // 2
+    if half < 2 or len(seeds) < 2 * half:
+        result["note"] = f"{len(seeds)} seeds: two disjoint sets of {max(half, 2)} need at least {2 * max(half, 2)}"
         return result
-    half = len(seeds) // 2
-    splits = [c for c in itertools.combinations(seeds, half) if seeds[0] in c or len(seeds) != 2 * half]
-    if len(splits) > max_splits:
-        rng = np.random.default_rng(seed)
-        splits = [splits[i] for i in sorted(rng.choice(len(splits), max_splits, replace=False))]
-    for first in splits:
-        halves = [[r for r in runs if (r.seed in first) == inside] for inside in (True, False)]
+    rng = np.random.default_rng(seed)
+    if per_set is None:
+        pairs = [(c, tuple(s for s in seeds if s not in c)) for c in itertools.combinations(seeds, half)
+                 if seeds[0] in c or len(seeds) != 2 * half]
+        if len(pairs) > max_splits:
+            pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), max_splits, replace=False))]
+    else:
+        pairs = []
+        for _ in range(max_splits):
+            order = [int(s) for s in rng.permutation(seeds)]
+            pairs.append((tuple(sorted(order[:half])), tuple(sorted(order[half : 2 * half]))))
+    for first, second in pairs:
+        halves = [[r for r in runs if r.seed in chosen] for chosen in (first, second)]
         estimates = []
         for members in halves:
             if metric == "exact_match":
@@ -299,16 +308,22 @@ def split_half_check(
         result["splits"].append(
             {
                 "seeds_a": list(first),
-                "seeds_b": [s for s in seeds if s not in first],
+                "seeds_b": list(second),
                 "a": estimates[0]["threshold_text"],
                 "b": estimates[1]["threshold_text"],
                 "a_in_b": bool(lb <= xa <= hb),
                 "b_in_a": bool(la <= xb <= ha),
+                # Wide enough intervals always cover each other: an interval open at an end of the
+                # swept range says little, so count the splits whose two intervals are both closed.
+                "closed": bool(np.isfinite([la, ha, lb, hb]).all()),
             }
         )
     both = [s["a_in_b"] and s["b_in_a"] for s in result["splits"]]
     result["fraction_mutually_covered"] = float(np.mean(both))
-    result["note"] = f"{sum(both)} of {len(both)} splits: each half's threshold inside the other half's interval"
+    closed = [s["closed"] for s in result["splits"]]
+    result["fraction_closed"] = float(np.mean(closed))
+    result["note"] = (f"{sum(both)} of {len(both)} splits: each half's threshold inside the other half's interval; "
+                      f"in {sum(closed)} both intervals lie inside the swept range")
     return result
 
 
