@@ -130,6 +130,7 @@ class RunConfig:
     _loggers: list | None = None
     train_size: int | None = None  # a finite training set of this many problems (None: the endless stream)
     train_set_seed: int = 0  # draws the finite set (independent of the run seed unless set to it)
+    grokfast: tuple[float, float] | None = None  # (alpha, lambda) of the Grokfast-EMA gradient filter, None: off
 
     @property
     def seeds(self) -> list[int]:
@@ -177,6 +178,12 @@ class RunConfig:
         if self.runtime.get("compile"):
             module.model.compile()  # in place: parameter names (and checkpoints) stay the same
         return module
+
+    def make_callbacks(self) -> list:
+        """Training callbacks the config asks for besides the records: the Grokfast gradient filter."""
+        from toymodels.gradfilter import GrokfastEMA
+
+        return [GrokfastEMA(*self.grokfast)] if self.grokfast else []
 
     def make_evaluator(self, data):
         """The evaluator on the held-out set (build_run already checked that it fits)."""
@@ -310,6 +317,7 @@ def build_run(cfg) -> RunConfig:
         raise ConfigError(f"train.min_lr_ratio={t['min_lr_ratio']!r} must be in [0, 1] (the decay ends at lr * ratio)")
     if "warmup_steps" in t:
         _number("train", "warmup_steps", t["warmup_steps"], int, allow_zero=True)
+    grokfast = _grokfast(t.pop("grokfast_alpha", 0.98), t.pop("grokfast_lambda", 0.0))
     optim = _build(OptimConfig, t, "train")
 
     from toymodels.module import step_cost
@@ -370,6 +378,7 @@ def build_run(cfg) -> RunConfig:
         member_names=tuple(_member_name(cfg, c, seed + i) for i in range(1, ensemble)),
         train_size=train_size,
         train_set_seed=train_set_seed,
+        grokfast=grokfast,
     )
     world = spec.world_size
     if world and batch_size % world:
@@ -390,6 +399,15 @@ def _member_name(cfg, plain: dict, seed: int) -> str:
     name = str(plain.get("run_name") or "run")
     suffix = f"s{plain.get('seed')}"
     return (name[: -len(suffix)] if name.endswith(suffix) else name + "-") + f"s{seed}"
+
+
+def _grokfast(alpha, lamb) -> tuple[float, float] | None:
+    """train.grokfast_alpha/lambda: the filter's (alpha, lambda), None when lambda is 0 (off)."""
+    _number("train", "grokfast_lambda", lamb, allow_zero=True)
+    _number("train", "grokfast_alpha", alpha, allow_zero=True)
+    if not alpha < 1:
+        raise ConfigError(f"train.grokfast_alpha={alpha!r} must be in [0, 1) (the EMA's decay per step)")
+    return (float(alpha), float(lamb)) if lamb > 0 else None
 
 
 def _batch_size(value, train_size: int | None, model: ModelConfig, task: Task) -> int:

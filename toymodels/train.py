@@ -104,7 +104,8 @@ def _fit_run(spec, members: list[tuple], in_sweep: bool) -> dict:
                for member, member_dir in members]
     recorder = RunRecorder(spec.make_evaluator(data), records, milestones, verbose=spec.verbose,
                            train_evaluator=spec.make_train_evaluator(data))
-    trainer = build_trainer(spec, run_dir, [recorder], loggers=[lg for m in records for lg in m.loggers])
+    trainer = build_trainer(spec, run_dir, [recorder, *spec.make_callbacks()],
+                            loggers=[lg for m in records for lg in m.loggers])
     who = f"{spec.name} + {spec.ensemble - 1} more seeds" if spec.ensemble > 1 else spec.name
     print(
         f"[toymodels] {who}: {spec.task.label}, model {spec.model.name} "

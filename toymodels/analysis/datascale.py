@@ -65,8 +65,7 @@ def _threshold(n: np.ndarray, y: np.ndarray, groups: list[str]) -> dict[str, Any
                              "sigmoid": {"x0": fit.x0, "scale": fit.scale} if fit.x0 is not None else None,
                              "note": fit.note}
     if not fit.ok:
-        side = f" ({fit.side} the swept sizes)" if fit.side else ""
-        entry["threshold_text"] = f"none{side}: {fit.note}"
+        entry["threshold_text"] = f"none: {fit.note}"
         return entry
     entry["threshold_n"] = float(10.0**fit.x0)
     text = f"N = {10.0**fit.x0:.0f}"
