@@ -16,6 +16,18 @@ from toymodels.model import ModelConfig, non_embedding_params, total_params
 from toymodels.tasks import VOCAB, Task
 
 
+def _register_resolvers() -> None:
+    """OmegaConf resolvers the shipped configs use: ``${train_size_tag:N}`` is "" for null, "-nN" otherwise
+    (a finite training set's size in the task id, so runs of a train_size sweep get their own folders)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("train_size_tag"):
+        OmegaConf.register_new_resolver("train_size_tag", lambda n: "" if n is None else f"-n{n}")
+
+
+_register_resolvers()
+
+
 def config_dir() -> Path:
     """The Hydra config folder: packaged inside the wheel, or ``conf/`` of a source checkout."""
     here = Path(__file__).resolve().parent
@@ -45,6 +57,8 @@ STEP_MEANING = {
     "default_root_dir": "set hydra.run.dir",
     "enable_checkpointing": "checkpoints are how a run resumes",
 }
+TRAIN_SET_KEYS = ("train_size", "train_set_seed")  # task keys of the finite training set (toymodels.trainset)
+FULL_BATCH = "full"  # train.batch_size=full: the whole finite training set every step
 KNOWN_TOP_LEVEL = {"task", "model", "trainer", "logger", "train", "eval", "seed", "verbose", "run_name", "sweep_name"}
 
 
@@ -114,6 +128,9 @@ class RunConfig:
     ensemble: int = 1  # seeds trained together as one stacked model: seed, seed + 1, ...
     member_names: tuple = ()  # run names of members 1.. (member 0 is `name`)
     _loggers: list | None = None
+    train_size: int | None = None  # a finite training set of this many problems (None: the endless stream)
+    train_set_seed: int = 0  # draws the finite set (independent of the run seed unless set to it)
+    grokfast: tuple[float, float] | None = None  # (alpha, lambda) of the Grokfast-EMA gradient filter, None: off
 
     @property
     def seeds(self) -> list[int]:
@@ -140,8 +157,12 @@ class RunConfig:
 
     def make_data(self):
         from toymodels.data import ArithmeticData
+        from toymodels.trainset import TrainingSet
 
-        return ArithmeticData(self.task, self.batch_size, self.seeds, self.eval_size, self.eval_seed)
+        train_set = None
+        if self.train_size is not None:
+            train_set = TrainingSet(self.task, self.train_size, self.train_set_seed, order_seed=self.seed)
+        return ArithmeticData(self.task, self.batch_size, self.seeds, self.eval_size, self.eval_seed, train_set)
 
     def make_module(self):
         """The LightningModule, with this run's process settings (threads, TF32, compile) applied."""
@@ -158,11 +179,24 @@ class RunConfig:
             module.model.compile()  # in place: parameter names (and checkpoints) stay the same
         return module
 
+    def make_callbacks(self) -> list:
+        """Training callbacks the config asks for besides the records: the Grokfast gradient filter."""
+        from toymodels.gradfilter import GrokfastEMA
+
+        return [GrokfastEMA(*self.grokfast)] if self.grokfast else []
+
     def make_evaluator(self, data):
         """The evaluator on the held-out set (build_run already checked that it fits)."""
         from toymodels.metrics import Evaluator
 
         return Evaluator(self.task, *data.eval_problems, batch_size=self.eval_batch_size)
+
+    def make_train_evaluator(self, data):
+        """The evaluator on a fixed sample of the finite training set (the train_ metrics), None without one."""
+        from toymodels.metrics import Evaluator
+
+        sample = data.train_sample
+        return None if sample is None else Evaluator(self.task, *sample, batch_size=self.eval_batch_size)
 
     def info(self) -> dict:
         """The static part of run.json."""
@@ -189,6 +223,9 @@ class RunConfig:
             "max_flops": cost.flops * self.max_steps,
             "warmup_steps": self.warmup_steps,
             "eval_size": self.eval_size,
+            "batch_size": self.batch_size,
+            "train_size": self.train_size,
+            "train_set_seed": self.train_set_seed if self.train_size is not None else None,
             "chance": self.task.chance,
             "config": self.config,
         }
@@ -229,8 +266,17 @@ def build_run(cfg) -> RunConfig:
     for section in ("task", "model", "train", "eval", "trainer", "logger"):
         if not isinstance(c.get(section), dict):
             raise ConfigError(f"config section '{section}' is missing")
-    task_values = {k: v for k, v in c["task"].items() if k != "id"}
+    task_values = {k: v for k, v in c["task"].items() if k not in ("id", *TRAIN_SET_KEYS)}
     task = _build(Task, task_values, "task")
+    train_size, train_set_seed = c["task"].get("train_size"), c["task"].get("train_set_seed", 0)
+    if train_size is not None:
+        from toymodels.trainset import check_train_size
+
+        try:
+            check_train_size(task, train_size)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+    train_set_seed = _number("task", "train_set_seed", train_set_seed, int, allow_zero=True)
 
     model_values = dict(c["model"])
     model_values.setdefault("context", None)
@@ -246,9 +292,12 @@ def build_run(cfg) -> RunConfig:
 
     t = dict(c["train"])
     seed = _number("", "seed", c.get("seed"), int, allow_zero=True)
-    batch_size = _number("train", "batch_size", t.pop("batch_size", None), int)
+    batch_size = _batch_size(t.pop("batch_size", None), train_size, model, task)
     checkpoint_every = _number("train", "checkpoint_every", t.pop("checkpoint_every", 200), int)
     ensemble = _number("train", "ensemble", t.pop("ensemble", 1), int)
+    if ensemble > 1 and train_size is not None:
+        raise ConfigError(f"train.ensemble={ensemble} with task.train_size is not supported yet: "
+                          "run the seeds of a finite training set as separate runs")
     budgets = {k: t.pop(k, None) for k in ("tokens", "flops", "steps")}
     given = {k: v for k, v in budgets.items() if v is not None}
     if len(given) != 1:
@@ -268,6 +317,7 @@ def build_run(cfg) -> RunConfig:
         raise ConfigError(f"train.min_lr_ratio={t['min_lr_ratio']!r} must be in [0, 1] (the decay ends at lr * ratio)")
     if "warmup_steps" in t:
         _number("train", "warmup_steps", t["warmup_steps"], int, allow_zero=True)
+    grokfast = _grokfast(t.pop("grokfast_alpha", 0.98), t.pop("grokfast_lambda", 0.0))
     optim = _build(OptimConfig, t, "train")
 
     from toymodels.module import step_cost
@@ -326,6 +376,9 @@ def build_run(cfg) -> RunConfig:
         config={k: c[k] for k in ("task", "model", "train", "eval", "seed") if k in c},
         ensemble=ensemble,
         member_names=tuple(_member_name(cfg, c, seed + i) for i in range(1, ensemble)),
+        train_size=train_size,
+        train_set_seed=train_set_seed,
+        grokfast=grokfast,
     )
     world = spec.world_size
     if world and batch_size % world:
@@ -346,6 +399,40 @@ def _member_name(cfg, plain: dict, seed: int) -> str:
     name = str(plain.get("run_name") or "run")
     suffix = f"s{plain.get('seed')}"
     return (name[: -len(suffix)] if name.endswith(suffix) else name + "-") + f"s{seed}"
+
+
+def _grokfast(alpha, lamb) -> tuple[float, float] | None:
+    """train.grokfast_alpha/lambda: the filter's (alpha, lambda), None when lambda is 0 (off)."""
+    _number("train", "grokfast_lambda", lamb, allow_zero=True)
+    _number("train", "grokfast_alpha", alpha, allow_zero=True)
+    if not alpha < 1:
+        raise ConfigError(f"train.grokfast_alpha={alpha!r} must be in [0, 1) (the EMA's decay per step)")
+    return (float(alpha), float(lamb)) if lamb > 0 else None
+
+
+def _batch_size(value, train_size: int | None, model: ModelConfig, task: Task) -> int:
+    """train.batch_size: a number of rows, or "full" (the whole finite training set every step)."""
+    from toymodels.trainset import FULL_BATCH_LIMIT_GIB, batch_memory_bytes
+
+    if value == FULL_BATCH:
+        if train_size is None:
+            raise ConfigError("train.batch_size=full needs a finite training set: set task.train_size")
+        gib = batch_memory_bytes(model.d_model, model.n_layer, model.n_head, model.d_mlp, model.vocab_size,
+                                 task.seq_len, train_size) / 2**30
+        if gib > FULL_BATCH_LIMIT_GIB:
+            raise ConfigError(
+                f"train.batch_size=full: a batch of all {train_size} problems needs about {gib:.1f} GiB of "
+                f"activations, above the {FULL_BATCH_LIMIT_GIB:g} GiB limit; use a smaller task.train_size "
+                "or a numeric train.batch_size"
+            )
+        return train_size
+    batch_size = _number("train", "batch_size", value, int)
+    if train_size is not None and batch_size > train_size:
+        raise ConfigError(
+            f"train.batch_size={batch_size} is larger than task.train_size={train_size}; "
+            "use train.batch_size=full for full-batch training"
+        )
+    return batch_size
 
 
 def listed_devices(devices) -> int | None:

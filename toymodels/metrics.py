@@ -11,6 +11,7 @@ Metric names are a contract (``toymodels.records.METRICS``, README "Metrics"):
 - ``loss``: teacher-forced cross-entropy on every target token (what training minimises).
 - ``pos_acc_<i>``: greedy, accuracy of the answer digit of significance 10**i (the "staircase").
 - ``carries_acc_<c>``: greedy, exact match on the problems with c carries (borrows for sub).
+- ``weight_norm``: the L2 norm of all the model's parameters together (a grokking diagnostic).
 
 Greedy decoding is continued from the teacher-forced pass: up to the first position where the
 argmax given the correct prefix is wrong, greedy decoding writes exactly the target, so only what
@@ -19,6 +20,7 @@ follows a row's first error is decoded (with the key/value cache the teacher-for
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +53,13 @@ class ProblemScores:
     target_nll: np.ndarray  # (n,) summed cross-entropy over every target token
     target_tokens: np.ndarray  # (n,) target tokens that are scored (not padding)
     digits_argmax_right: np.ndarray  # (n,) answer digits whose teacher-forced argmax is right
+    weight_norm: float = math.nan  # L2 norm of all the scored model's parameters
+
+
+def weight_norm(model: torch.nn.Module) -> float:
+    """The L2 norm of all parameters of a model, taken together."""
+    with torch.no_grad():
+        return float(torch.sqrt(sum(p.detach().float().pow(2).sum() for p in model.parameters())))
 
 
 class Evaluator:
@@ -67,9 +76,9 @@ class Evaluator:
 
     @property
     def columns(self) -> list[str]:
-        """The per-position and per-carries metric names this evaluator adds to the contract's METRICS."""
+        """The per-position, per-carries and weight-norm names this evaluator adds to the contract's METRICS."""
         return [*(f"pos_acc_{i}" for i in range(self.task.answer_width)),
-                *(f"carries_acc_{c}" for c in range(self.task.max_carries + 1))]
+                *(f"carries_acc_{c}" for c in range(self.task.max_carries + 1)), "weight_norm"]
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:
         """All metrics on the evaluation set."""
@@ -85,7 +94,7 @@ class Evaluator:
             parts = [self._score_chunk(model, chunk.to(device)) for chunk in self.rows.split(self.batch_size)]
         finally:
             model.train(was_training)
-        return ProblemScores(*(np.concatenate([p[i] for p in parts]) for i in range(5)))
+        return ProblemScores(*(np.concatenate([p[i] for p in parts]) for i in range(5)), weight_norm=weight_norm(model))
 
     def correct(self, scores: ProblemScores) -> np.ndarray:
         """Exact match per problem."""
@@ -118,6 +127,7 @@ class Evaluator:
         for c in range(task.max_carries + 1):
             chosen = self.carries == c
             metrics[f"carries_acc_{c}"] = float(exact[chosen].mean()) if chosen.any() else float("nan")
+        metrics["weight_norm"] = scores.weight_norm
         return metrics
 
     def _score_chunk(self, model, rows: torch.Tensor) -> tuple[np.ndarray, ...]:

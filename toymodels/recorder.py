@@ -1,7 +1,8 @@
 """The run's records: evaluate at FLOPs milestones, write metrics.csv, train_curve.csv, run.json.
 
 Rank 0 writes every record of a run folder (README "Output files"):
-- ``metrics.csv``: one row per evaluation point (step, tokens, flops, wall_seconds, the metrics);
+- ``metrics.csv``: one row per evaluation point (step, tokens, flops, wall_seconds, the metrics; with a
+  finite training set also the train_ metrics on a fixed sample of it);
 - ``train_curve.csv``: the training loss and learning rate on logging steps;
 - ``run.json``: the run's status, its accounting and final metrics, written atomically;
 - ``final_problems.npz``: at the last evaluation, per held-out problem: operands, carries,
@@ -26,10 +27,10 @@ import lightning as L
 import numpy as np
 
 from toymodels.metrics import Evaluator
-from toymodels.records import METRICS, atomic_write, read_run_json, write_json
+from toymodels.records import METRICS, TRAIN_METRICS, TRAIN_PREFIX, atomic_write, grok_gap, read_run_json, write_json
 
 # The part of run.json that only the process running the fit knows (see RunRecorder.write_run_json).
-PROGRESS = ("step", "flops", "tokens", "flops_6nd", "metrics", "wall_seconds", "eval_seconds")
+PROGRESS = ("step", "flops", "tokens", "flops_6nd", "metrics", "wall_seconds", "eval_seconds", "epochs", "grok_gap")
 TRAIN_CURVE = ("step", "tokens", "flops", "loss", "lr")
 
 
@@ -84,8 +85,10 @@ class Member:
 class RunRecorder(L.Callback):
     """Evaluates every live member at FLOPs milestones and at the end; rank 0 writes the run folders."""
 
-    def __init__(self, evaluator: Evaluator, members: list[Member], milestones: np.ndarray, verbose: bool = True):
+    def __init__(self, evaluator: Evaluator, members: list[Member], milestones: np.ndarray, verbose: bool = True,
+                 train_evaluator: Evaluator | None = None):
         self.evaluator, self.members = evaluator, list(members)
+        self.train_evaluator = train_evaluator  # scores a sample of the finite training set: the train_ metrics
         self.milestones, self.verbose = milestones, verbose
         self.eval_seconds = 0.0  # time spent evaluating, this session (reported in run.json)
         self.fit_here = False  # Lightning ran the fit in this process (not so in ddp_spawn's launching process)
@@ -99,7 +102,8 @@ class RunRecorder(L.Callback):
 
     @property
     def columns(self) -> list[str]:
-        return ["step", "tokens", "flops", "wall_seconds", *METRICS, *self.evaluator.columns]
+        train = TRAIN_METRICS if self.train_evaluator is not None else ()
+        return ["step", "tokens", "flops", "wall_seconds", *METRICS, *self.evaluator.columns, *train]
 
     def write_run_json(self, status: str, message: str | None = None, pl_module=None) -> None:
         """Write every member's run.json with the current state (rank 0 only); a diverged member stays diverged.
@@ -120,6 +124,8 @@ class RunRecorder(L.Callback):
         if pl_module is not None:
             record.update(step=pl_module.global_step, flops=pl_module.flops, tokens=pl_module.tokens)
             record["flops_6nd"] = pl_module.global_step * pl_module.cost.flops_6nd
+            if member.info.get("train_size"):
+                record["epochs"] = pl_module.global_step * member.info["batch_size"] / member.info["train_size"]
         if member.points:
             last = member.points[-1]
             record["metrics"] = {k: last[k] for k in METRICS}
@@ -127,6 +133,9 @@ class RunRecorder(L.Callback):
                 last[f"pos_acc_{i}"] for i in range(self.evaluator.task.answer_width)
             ]
             record["metrics"].update({k: last[k] for k in self.evaluator.columns if k.startswith("carries_acc_")})
+            record["metrics"].update({k: last[k] for k in ("weight_norm", *TRAIN_METRICS) if k in last})
+            if self.train_evaluator is not None:
+                record["grok_gap"] = grok_gap(member.points)
             record["wall_seconds"] = last["wall_seconds"]
         record["eval_seconds"] = self.eval_seconds
         if not self.fit_here:
@@ -214,6 +223,9 @@ class RunRecorder(L.Callback):
         self._member_model = None if model is stacked else model
         scores = self.evaluator.score(model)
         metrics = self.evaluator.metrics(scores)
+        if self.train_evaluator is not None:
+            train = self.train_evaluator(model)
+            metrics.update({TRAIN_PREFIX + k: train[k] for k in METRICS})
         self.eval_seconds += time.perf_counter() - t_eval
         point = {
             "step": trainer.global_step,
@@ -240,7 +252,9 @@ class RunRecorder(L.Callback):
             print(
                 f"  step {point['step']:>6}/{trainer.max_steps}  flops {point['flops']:.2e}  "
                 f"exact_match {point['exact_match']:.3f}  digit_accuracy {point['digit_accuracy']:.3f}  "
-                f"loss {point['loss']:.3f}  ({point['wall_seconds']:.1f}s){who}",
+                f"loss {point['loss']:.3f}"
+                + (f"  train_exact_match {point['train_exact_match']:.3f}" if "train_exact_match" in point else "")
+                + f"  ({point['wall_seconds']:.1f}s){who}",
                 flush=True,
             )
 

@@ -27,6 +27,42 @@ METRICS = (
     "loss",  # teacher-forced cross-entropy on every target token
 )
 LOWER_IS_BETTER = frozenset({"edit_distance", "loss"})
+# The same metrics on a fixed sample of a finite training set (task.train_size): memorisation.
+TRAIN_PREFIX = "train_"
+TRAIN_METRICS = tuple(TRAIN_PREFIX + m for m in METRICS)
+GROK_LEVEL = 0.99  # exact match that counts as "fitted" (training sample) or "generalised" (held out)
+NOT_GROKKED = "not grokked"
+
+
+def solved_at(points: list[dict], metric: str, level: float = GROK_LEVEL) -> dict | None:
+    """The first evaluation point (its step and flops) where `metric` reaches `level`, or None."""
+    for point in points:
+        value = point.get(metric)
+        if isinstance(value, (int, float)) and value >= level:
+            return {"step": int(point["step"]), "flops": float(point["flops"])}
+    return None
+
+
+def grok_gap(points: list[dict], level: float = GROK_LEVEL) -> dict | str:
+    """From fitting the training set to generalising, over a run's evaluation points (in order).
+
+    A dict when both happened: the first point where train_exact_match >= level (`train`), the first
+    where the held-out exact_match >= level (`heldout`), the gap between them in `steps` and `flops`,
+    and `ratio` = held-out flops / train flops (how many times later generalisation came). Otherwise
+    the string "not grokked" (the training set was not fitted, or held-out accuracy never followed).
+    """
+    fitted = solved_at(points, TRAIN_PREFIX + "exact_match", level)
+    general = solved_at(points, "exact_match", level)
+    if fitted is None or general is None:
+        return NOT_GROKKED
+    return {
+        "level": level,
+        "train": fitted,
+        "heldout": general,
+        "steps": general["step"] - fitted["step"],
+        "flops": general["flops"] - fitted["flops"],
+        "ratio": general["flops"] / fitted["flops"] if fitted["flops"] > 0 else math.inf,
+    }
 
 
 def atomic_write(path: Path, content: str | Callable[[Path], None]) -> None:

@@ -102,8 +102,10 @@ def _fit_run(spec, members: list[tuple], in_sweep: bool) -> dict:
     ensemble = {"ensemble": {"seeds": spec.seeds, "dir": str(run_dir)}} if spec.ensemble > 1 else {}
     records = [Member(member_dir, {**member.info(), **ensemble}, member.make_loggers(member_dir))
                for member, member_dir in members]
-    recorder = RunRecorder(spec.make_evaluator(data), records, milestones, verbose=spec.verbose)
-    trainer = build_trainer(spec, run_dir, [recorder], loggers=[lg for m in records for lg in m.loggers])
+    recorder = RunRecorder(spec.make_evaluator(data), records, milestones, verbose=spec.verbose,
+                           train_evaluator=spec.make_train_evaluator(data))
+    trainer = build_trainer(spec, run_dir, [recorder, *spec.make_callbacks()],
+                            loggers=[lg for m in records for lg in m.loggers])
     who = f"{spec.name} + {spec.ensemble - 1} more seeds" if spec.ensemble > 1 else spec.name
     print(
         f"[toymodels] {who}: {spec.task.label}, model {spec.model.name} "
@@ -162,9 +164,19 @@ def _fit_run(spec, members: list[tuple], in_sweep: bool) -> dict:
                 f"{m.get('digit_accuracy', math.nan):.3f} at {record.get('flops', 0):.2e} FLOPs → {member_dir}",
                 flush=True,
             )
+            if "grok_gap" in record:
+                print(f"[toymodels] {record.get('name')}: {grok_gap_text(record['grok_gap'])}", flush=True)
     if not in_sweep and any(r.get("status") == "diverged" for r in records):
         sys.exit(3)
     return records[0]
+
+
+def grok_gap_text(gap) -> str:
+    """One line for a run's grok_gap record."""
+    if not isinstance(gap, dict):
+        return f"grok_gap: {gap}"
+    return (f"grok_gap: train exact match >= {gap['level']} at step {gap['train']['step']}, held-out at step "
+            f"{gap['heldout']['step']} ({gap['ratio']:.1f}x the compute, +{gap['flops']:.2e} FLOPs)")
 
 
 FINAL_STATUSES = ("completed", "diverged")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from toymodels.analysis import datascale, training
 from toymodels.analysis import summary as summaries
 from toymodels.analysis.figures import (
     FIGURES,
@@ -122,7 +123,13 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if summary.get("split_half"):
         lines += ["", "## Split-half check", "", split_half_text(summary["split_half"])]
-    lines += ["", *(f"![{name}]({name})" for name in FIGURES), ""]
+    if summary.get("data_scaling"):
+        lines += ["", *datascale.markdown(summary["data_scaling"])]
+    if summary.get("grok"):
+        lines += ["", "## Grok gap (train exact match ≥ 0.99 → held-out ≥ 0.99)", ""]
+        lines += [f"- {g['name']}: {training.gap_text(g['grok_gap'])}" for g in summary["grok"]]
+    extra = ["training.png", *(["data_scaling.png"] if summary.get("data_scaling") else [])]
+    lines += ["", *(f"![{name}]({name})" for name in (*FIGURES, *extra)), ""]
     return "\n".join(lines)
 
 
@@ -229,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     if plt is None:
         print(f"{PROG}: error: the report needs matplotlib (pip install 'toymodels[plot]')", file=sys.stderr)
         return 2
+    if (args.sweep_dir / "run.json").is_file():  # one run folder: its training-time figure
+        return training.report_run(args.sweep_dir, PROG)
     try:
         sweep = load_sweep(args.sweep_dir)
     except SweepError as err:
@@ -242,12 +251,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.split_seeds is not None:
         summary["split_half"] = summaries.split_half_check(sweep, level=args.solve_level,
                                                            per_set=args.split_seeds or None)
+    summary["data_scaling"] = datascale.data_scaling(sweep)
+    summary["grok"] = training.grok_summary(sweep.completed)
     summary = jsonable(summary)
 
     out = sweep.path
     save_figure(plot_emergence(summary), out / "emergence.png")
     save_figure(plot_mirage(summary), out / "mirage.png")
     save_figure(plot_curves(summary, sweep, curves), out / "curves.png")
+    save_figure(training.plot_training(sweep.completed, curves, f"{summary['task_label'] or sweep.name}: "
+                                       "exact match and weight norm over training"), out / "training.png")
+    if summary["data_scaling"]:
+        save_figure(datascale.plot_data_scaling(summary["data_scaling"], f"{summary['task_label'] or sweep.name}: "
+                                                "held-out exact match against training-set size"),
+                    out / "data_scaling.png")
     write_json(out / "summary.json", summary)
     atomic_write(out / "summary.md", summary_markdown(summary))
 
@@ -258,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for item in summary["missing"]:
         print(f"  missing: {item}")
-    print(f"wrote {', '.join(OUTPUTS)} in {out}")
+    extra = ", training.png" + (", data_scaling.png" if summary["data_scaling"] else "")
+    print(f"wrote {', '.join(OUTPUTS)}{extra} in {out}")
+    for label, series in (summary["data_scaling"] or {}).get("series", {}).items():
+        print(f"data threshold ({label}): {series['threshold_text']}")
     head = summary["headline"]
     print(f"headline threshold (exact_match, {head['method'].replace('_', ' ')}, FLOPs): {head['threshold_text']}")
     print(f"sigmoid threshold (exact_match): {threshold(summary['fits']['exact_match'])}")
