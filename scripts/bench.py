@@ -273,7 +273,7 @@ def main(argv=None) -> int:
     if not args.smoke and not args.no_demo:
         extra.update(demo_vs_flops_limit(ceiling, ["trainer=gpu"] if gpu else []))
     if not args.smoke and not gpu and not args.only_demo:
-        demo_run = run_cli("experiment=emergence", "model=d64", "seed=0", "hydra.sweep.dir=unused")
+        demo_run = run_cli("experiment=emergence", "model=d64", "seed=0", "train.ensemble=1", "hydra.sweep.dir=unused")
         demo = demo_run["record"]
         # Two denominators: the run's training loop (first step to last evaluation), and the whole
         # process a user waits for (start-up, building the evaluation set, writing records included).
