@@ -364,6 +364,16 @@ def test_expected_run_count_reads_an_experiments_sweeper_params_and_lets_the_com
     assert analysis.expected_run_count(tmp_path / "multirun.yaml") == 7
 
 
+def test_expected_run_count_counts_each_member_of_a_seed_ensemble(tmp_path: Path) -> None:
+    params = {"model": "d8,d16,d32"}
+    write_multirun_yaml(tmp_path, ["experiment=emergence"], sweeper_params=params)
+    path = tmp_path / "multirun.yaml"
+    path.write_text(path.read_text() + "train:\n  ensemble: 4\n")  # the experiment's own ensemble
+    assert analysis.expected_run_count(path) == 12
+    write_multirun_yaml(tmp_path, ["experiment=emergence", "seed=0,8", "train.ensemble=8"], sweeper_params=params)
+    assert analysis.expected_run_count(path) == 3 * 2 * 8
+
+
 def test_wandb_flag_without_wandb_installed_exits_2(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

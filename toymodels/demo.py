@@ -19,7 +19,8 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     """Run the sweep, then the report; return the exit code."""
     parser = argparse.ArgumentParser(prog="toymodels-demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="the class demo: 2 seeds per size instead of 4 (emergence_quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the class demo: 2 seeds per size instead of 4 (emergence_quick)")
     parser.add_argument("--sweep-dir", help="where the sweep goes (default: multirun/<experiment>)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. trainer.threads=2")
     args = parser.parse_args(argv)

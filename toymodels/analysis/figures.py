@@ -375,7 +375,7 @@ def plot_curves(summary: dict[str, Any], sweep: Sweep, curves: dict[str, dict[st
         ax = fig.add_subplot(grid[3, col])
         positions = sorted(int(name.rsplit("_", 1)[1]) for name in curve if name.startswith("pos_acc_"))
         seen = curve["flops"] > 0
-        shades = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, max(len(positions), 1)))
+        shades = plt.get_cmap("plasma")(np.linspace(0.0, 0.85, len(positions)))
         for shade, pos in zip(shades, positions, strict=True):
             ax.plot(
                 curve["flops"][seen],
