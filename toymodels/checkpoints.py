@@ -46,6 +46,13 @@ def check_checkpoint(path: Path, module) -> None:
             f"checkpoint {path} cannot be read ({type(err).__name__}): it is truncated or corrupt; "
             "move it away to restart this run from its beginning"
         ) from None
+    recorded = (ckpt.get("model_config") or {}).get("pos_embedding")
+    ours = module.model.cfg.pos_embedding
+    if recorded is not None and recorded != ours:
+        raise ConfigError(
+            f"checkpoint {path} holds a model with model.pos_embedding={recorded}, this run has {ours}; "
+            "choose another hydra.run.dir"
+        )
     for key, value in module.state_dict().items():
         theirs = state.get(key)
         if theirs is None or tuple(theirs.shape) != tuple(value.shape):

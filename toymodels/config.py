@@ -12,7 +12,7 @@ from pathlib import Path
 
 from toymodels.errors import ConfigError
 from toymodels.loggers import LoggerConfig
-from toymodels.model import ModelConfig, non_embedding_params, total_params
+from toymodels.model import ModelConfig, inference_flops_per_problem, non_embedding_params, total_params
 from toymodels.tasks import VOCAB, Task
 
 
@@ -214,6 +214,7 @@ class RunConfig:
             "n_layer": self.model.n_layer,
             "n_head": self.model.n_head,
             "d_mlp": self.model.d_mlp,
+            "pos_embedding": self.model.pos_embedding,
             "seed": self.seed,
             "params": total_params(self.model),
             "non_embedding_params": non_embedding_params(self.model),
@@ -221,6 +222,9 @@ class RunConfig:
             "tokens_per_step": cost.tokens,
             "max_steps": self.max_steps,
             "max_flops": cost.flops * self.max_steps,
+            # Forward FLOPs of answering one problem (KV-cached greedy decoding of the whole target):
+            # what the report's --x total_flops adds per evaluated problem.
+            "inference_flops_per_problem": inference_flops_per_problem(self.model, self.task.seq_len),
             "warmup_steps": self.warmup_steps,
             "eval_size": self.eval_size,
             "batch_size": self.batch_size,
@@ -284,6 +288,13 @@ def build_run(cfg) -> RunConfig:
         model_values["context"] = task.seq_len - 1
     model_values["vocab_size"] = len(VOCAB)
     model = _build(ModelConfig, model_values, "model")
+    if model.pos_embedding == "abacus":
+        from toymodels.positions import abacus_ids
+
+        try:
+            abacus_ids(task)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     if model.context < task.seq_len - 1:
         raise ConfigError(
             f"model.context={model.context} is too short for {task.label}, whose sequences need "

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from toymodels.positions import abacus_ids
 from toymodels.tasks import END, PAD, Task, answer_length, answer_significance
 
 
@@ -135,7 +136,10 @@ class Evaluator:
         task = self.task
         start = task.prompt_len - 1  # the prediction of the first target token
         caches: list[list] = [[] for _ in model.blocks]
-        logits = model(rows[:, :-1], caches, logits_from=start).float()
+        ids = None
+        if model.cfg.pos_embedding == "abacus":  # the task's digit significances, offset 0
+            ids = torch.from_numpy(abacus_ids(task)).to(rows.device)
+        logits = model(rows[:, :-1], caches, logits_from=start, positions=None if ids is None else ids[:-1]).float()
         target = rows[:, start + 1 :]
         tok_logp = F.log_softmax(logits, -1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
         scored = target != PAD
@@ -143,7 +147,7 @@ class Evaluator:
         a0 = task.scratch_len  # the answer digits inside the target
         ans = target[:, a0 : a0 + task.answer_width]
         is_digit = (ans != PAD) & (ans != END)
-        greedy = self._greedy_from_first_error(model, caches, target, argmax, scored)
+        greedy = self._greedy_from_first_error(model, caches, target, argmax, scored, ids)
         out = (
             greedy[:, a0 : a0 + task.answer_width + 1],
             (tok_logp[:, a0 : a0 + task.answer_width] * is_digit).sum(1),
@@ -153,7 +157,7 @@ class Evaluator:
         )
         return tuple(t.cpu().numpy() for t in out)
 
-    def _greedy_from_first_error(self, model, caches, target, argmax, scored) -> torch.Tensor:
+    def _greedy_from_first_error(self, model, caches, target, argmax, scored, ids=None) -> torch.Tensor:
         """Greedy decoding of every row, continued from the teacher-forced pass, in one loop.
 
         Greedy decoding writes the target up to the first position where the teacher-forced argmax
@@ -177,7 +181,8 @@ class Evaluator:
         sub = out[rows]
         for i in range(e0, end - 1):
             # Position i's token is known (target before the first error, greedy after); predict i + 1.
-            nxt = model(sub[:, i : i + 1], cache, start=p + i)[:, -1].argmax(-1)
+            pos = None if ids is None else ids[p + i : p + i + 1]
+            nxt = model(sub[:, i : i + 1], cache, start=p + i, positions=pos)[:, -1].argmax(-1)
             sub[:, i + 1] = torch.where(first <= i, nxt, sub[:, i + 1])
         out[rows] = sub
         return out

@@ -1,6 +1,7 @@
 """A small decoder-only transformer: the model, its parameter counts, its FLOPs, greedy decoding.
 
-Plain PyTorch (no Lightning, no Hydra): pre-LayerNorm blocks, learned positions, causal attention
+Plain PyTorch (no Lightning, no Hydra): pre-LayerNorm blocks, positions learned, absent (NoPE) or
+abacus (each digit's significance, toymodels.positions), causal attention
 through ``scaled_dot_product_attention``, an output layer tied to the token embedding, and batched
 greedy decoding with a key/value cache.
 
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+POS_EMBEDDINGS = ("learned", "none", "abacus")
 
 
 @dataclass
@@ -37,6 +39,11 @@ class ModelConfig:
     vocab_size: int = 18
     attn_impl: str = "sdpa"  # "sdpa", or "matmul": explicit matmuls (FLOP-counter checks)
     activation: str = "gelu"  # MLP non-linearity: "gelu" or "relu" (4x cheaper on CPU, see docs/performance.md)
+    # Positions: "learned" (a table indexed by sequence position), "none" (NoPE: causal attention
+    # alone tells positions apart) or "abacus" (a table indexed by each digit's significance within
+    # its number, toymodels.positions; the ids are given to forward()).
+    pos_embedding: str = "learned"
+    abacus_offset: int = 10  # abacus: largest random offset added to the digits' ids during training
 
     def __post_init__(self) -> None:
         if self.d_mlp is None:
@@ -51,6 +58,11 @@ class ModelConfig:
             )
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"model.activation={self.activation!r} is unknown; choose {' or '.join(ACTIVATIONS)}")
+        if self.pos_embedding not in POS_EMBEDDINGS:
+            choices = ", ".join(POS_EMBEDDINGS)
+            raise ValueError(f"model.pos_embedding={self.pos_embedding!r} is unknown; choose {choices}")
+        if isinstance(self.abacus_offset, bool) or not isinstance(self.abacus_offset, int) or self.abacus_offset < 0:
+            raise ValueError(f"model.abacus_offset={self.abacus_offset!r} must be a whole number >= 0")
         if self.attn_impl not in ("sdpa", "matmul"):
             raise ValueError(f"model.attn_impl={self.attn_impl!r} is unknown; choose sdpa or matmul")
 
@@ -65,7 +77,8 @@ def training_flops_per_token(cfg: ModelConfig, seq_len: int) -> float:
     layer adds 2·d·vocab. The backward pass costs twice the forward (a gradient for the input and
     one for the weight of every product), so training is 3× forward. Embedding look-ups,
     LayerNorm, softmax and element-wise ops are not matrix multiplies and are not counted —
-    exactly what ``torch.utils.flop_counter`` counts.
+    exactly what ``torch.utils.flop_counter`` counts. The position encoding (learned, none, abacus)
+    is a look-up or nothing, so it does not change the count.
     """
     d, t = cfg.d_model, seq_len
     per_layer = 2 * (4 * d * d + 2 * d * cfg.d_mlp) + 2 * (2 * t * d)
@@ -80,9 +93,30 @@ def non_embedding_params(cfg: ModelConfig) -> int:
     return cfg.n_layer * per_layer + 2 * d  # + final LayerNorm
 
 
+def position_rows(cfg: ModelConfig) -> int:
+    """Rows of the position table: one per position (learned), none (NoPE), or one per abacus id: 0 for
+    non-digits, 1.. for digits, up to the context plus the largest training offset."""
+    return {"learned": cfg.context, "none": 0, "abacus": cfg.context + cfg.abacus_offset + 1}[cfg.pos_embedding]
+
+
 def total_params(cfg: ModelConfig) -> int:
     """All parameters (the output layer shares the token embedding)."""
-    return non_embedding_params(cfg) + (cfg.vocab_size + cfg.context) * cfg.d_model
+    return non_embedding_params(cfg) + (cfg.vocab_size + position_rows(cfg)) * cfg.d_model
+
+
+def inference_flops_per_problem(cfg: ModelConfig, seq_len: int) -> float:
+    """Forward FLOPs of writing one problem's target greedily with a key/value cache.
+
+    The model processes seq_len - 1 positions (the prompt, then each target token but the last to
+    predict the next). Position i costs the weight matrix multiplies (2 FLOPs per weight, output
+    layer included) plus attention over the i + 1 positions the cache holds (2·(i+1)·d for the
+    scores and as much for the weighted sum, per layer). A scratchpad's longer target pays for
+    every token it writes. Counted separately from training FLOPs, never mixed in.
+    """
+    d, t = cfg.d_model, seq_len - 1
+    weights = cfg.n_layer * 2 * (4 * d * d + 2 * d * cfg.d_mlp) + 2 * d * cfg.vocab_size
+    attention = cfg.n_layer * 4 * d * (t * (t + 1) // 2)  # sum over i of (i + 1) keys
+    return float(t * weights + attention)
 
 
 def flops_6nd_per_token(cfg: ModelConfig) -> float:
@@ -206,7 +240,8 @@ class Transformer(nn.Module):
             raise ValueError(f"{len(seeds)} seeds for {members} members")
         self.cfg, self.members = cfg, members
         self.tok = StackedEmbedding(members, cfg.vocab_size, cfg.d_model)
-        self.pos = StackedEmbedding(members, cfg.context, cfg.d_model)
+        if cfg.pos_embedding != "none":  # NoPE has no position table at all
+            self.pos = StackedEmbedding(members, position_rows(cfg), cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg, members) for _ in range(cfg.n_layer))
         self.ln_f = StackedLayerNorm(members, cfg.d_model)
         for i in range(members):
@@ -227,14 +262,21 @@ class Transformer(nn.Module):
                 p[i].normal_(0.0, std, generator=generator)
 
     def forward(
-        self, idx: torch.Tensor, caches: list[list] | None = None, start: int = 0, logits_from: int = 0
+        self,
+        idx: torch.Tensor,
+        caches: list[list] | None = None,
+        start: int = 0,
+        logits_from: int = 0,
+        positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits (members, batch, time - logits_from, vocab) for token ids (members, batch, time) at
         positions start… (a one-member model also takes (batch, time) and returns (batch, time', vocab)).
 
         With logits_from > 0, the last block computes its outputs only for the positions whose
         logits are asked for (the others still give keys and values to every layer, and caches):
-        evaluation needs logits only after the prompt.
+        evaluation needs logits only after the prompt. ``positions`` (abacus only, where it is
+        required) are the position ids of the input tokens: (time,) shared by every row and member,
+        (batch, time) shared by the members, or (members, batch, time).
         """
         unstacked = idx.dim() == 2
         if unstacked:
@@ -244,7 +286,7 @@ class Transformer(nn.Module):
         m, t = self.members, idx.shape[-1]
         if idx.shape[0] != m:
             raise ValueError(f"inputs for {idx.shape[0]} members given to a {m}-member model")
-        if start + t > self.cfg.context:
+        if self.cfg.pos_embedding == "learned" and start + t > self.cfg.context:
             raise ValueError(f"sequence of {start + t} tokens exceeds model.context={self.cfg.context}")
         table, d = self.tok.weight, self.cfg.d_model
         if m == 1:
@@ -252,13 +294,32 @@ class Transformer(nn.Module):
         else:  # one look-up in the members' tables laid end to end
             offsets = torch.arange(m, device=idx.device).view(m, 1, 1) * self.cfg.vocab_size
             x = F.embedding(idx + offsets, table.reshape(-1, d))
-        x = x + self.pos.weight[:, None, start : start + t]
+        kind = self.cfg.pos_embedding
+        if kind == "learned":
+            x = x + self.pos.weight[:, None, start : start + t]
+        elif kind == "abacus":
+            x = x + self._abacus(positions, idx.shape)
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             x = block(x, None if caches is None else caches[i], logits_from if i == last else 0)
         x = self.ln_f(x)
         logits = torch.bmm(x.reshape(m, -1, d), table.transpose(1, 2)).view(*x.shape[:-1], -1)
         return logits[0] if unstacked else logits
+
+    def _abacus(self, positions: torch.Tensor | None, shape: torch.Size) -> torch.Tensor:
+        """Position embeddings of abacus ids, broadcastable to (members, batch, time, d)."""
+        if positions is None:
+            raise ValueError("model.pos_embedding=abacus needs the position ids of the inputs (toymodels.positions)")
+        if positions.shape[-1] != shape[-1]:
+            raise ValueError(f"{positions.shape[-1]} position ids for {shape[-1]} input tokens")
+        if int(positions.max()) >= self.pos.weight.shape[1]:
+            raise ValueError(f"abacus id {int(positions.max())} exceeds the table's {self.pos.weight.shape[1]} rows")
+        table = self.pos.weight  # (members, rows, d)
+        if positions.dim() == 3:  # per member: one look-up in the members' tables laid end to end
+            offsets = torch.arange(self.members, device=positions.device).view(-1, 1, 1) * table.shape[1]
+            return F.embedding(positions + offsets, table.reshape(-1, table.shape[-1]))
+        looked_up = table[:, positions]  # (members, time, d) or (members, batch, time, d)
+        return looked_up[:, None] if positions.dim() == 1 else looked_up
 
     @torch.no_grad()
     def member(self, i: int, out: Transformer | None = None) -> Transformer:
@@ -270,26 +331,38 @@ class Transformer(nn.Module):
         return out.train(self.training)
 
     @torch.no_grad()
-    def generate(self, prompt: torch.Tensor, n_new: int, use_cache: bool = True) -> torch.Tensor:
-        """Greedy continuation (batch, n_new) of equal-length prompts (batch, time) (one-member models)."""
+    def generate(
+        self, prompt: torch.Tensor, n_new: int, use_cache: bool = True, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Greedy continuation (batch, n_new) of equal-length prompts (batch, time) (one-member models).
+
+        ``positions``: the position ids of the whole row (prompt and continuation, (time + n_new,)),
+        for abacus models."""
+        t = prompt.shape[1]
+        at = (lambda a, b: None) if positions is None else (lambda a, b: positions[..., a:b])
         if not use_cache:
             seq = prompt
             for _ in range(n_new):
-                nxt = self(seq)[:, -1].argmax(-1, keepdim=True)
+                nxt = self(seq, positions=at(0, seq.shape[1]))[:, -1].argmax(-1, keepdim=True)
                 seq = torch.cat([seq, nxt], 1)
-            return seq[:, prompt.shape[1] :]
+            return seq[:, t:]
         caches: list[list] = [[] for _ in self.blocks]
-        first = self(prompt, caches)[:, -1].argmax(-1)
+        first = self(prompt, caches, positions=at(0, t))[:, -1].argmax(-1)
         if n_new == 1:
             return first[:, None]
-        return torch.cat([first[:, None], self.greedy_continue(first, caches, prompt.shape[1], n_new - 1)], 1)
+        rest = self.greedy_continue(first, caches, t, n_new - 1, positions)
+        return torch.cat([first[:, None], rest], 1)
 
     @torch.no_grad()
-    def greedy_continue(self, token: torch.Tensor, caches: list[list], start: int, n_new: int) -> torch.Tensor:
+    def greedy_continue(
+        self, token: torch.Tensor, caches: list[list], start: int, n_new: int, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Greedy tokens (batch, n_new) after `token` (batch,) at position `start`, with the caches
-        holding the keys and values of positions < start (they are extended in place)."""
+        holding the keys and values of positions < start (they are extended in place). ``positions``:
+        the position ids of the whole row, for abacus models."""
         out = []
         for i in range(n_new):
-            token = self(token[:, None], caches, start=start + i)[:, -1].argmax(-1)
+            pos = None if positions is None else positions[..., start + i : start + i + 1]
+            token = self(token[:, None], caches, start=start + i, positions=pos)[:, -1].argmax(-1)
             out.append(token)
         return torch.stack(out, 1)

@@ -17,15 +17,18 @@ and identical between a 1-process and an N-process run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from toymodels.errors import DivergedError
 from toymodels.model import ModelConfig, Transformer, flops_6nd_per_token, training_flops_per_token
+from toymodels.positions import abacus_ids, training_positions
 from toymodels.tasks import PAD, Task
 
 
@@ -79,6 +82,23 @@ class ArithmeticLM(L.LightningModule):
         self.last_losses = torch.zeros(len(self.seeds))
         self.died: list[tuple[int, str]] = []  # (member, why) for members that diverged since last asked
         self.all_alive = True  # kept on the host, so that no step syncs a GPU to ask
+        self.layout = abacus_ids(task) if model_cfg.pos_embedding == "abacus" else None
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Checkpoints record the model's shape and position encoding (checked before a resume)."""
+        checkpoint["model_config"] = dataclasses.asdict(self.model.cfg)
+
+    def positions(self, rows: int, seq: int) -> torch.Tensor | None:
+        """Abacus position ids of a training batch (members, rows, seq), each row's digits shifted by a
+        random offset in [0, abacus_offset] drawn from (member seed, step, rank): reproducible and resumable."""
+        if self.layout is None:
+            return None
+        trainer = self._trainer
+        rank = trainer.global_rank if trainer is not None else 0
+        top = self.model.cfg.abacus_offset
+        ids = [training_positions(self.layout[:seq], np.random.default_rng([seed, self.global_step, rank, 7])
+                                  .integers(0, top + 1, size=rows)) for seed in self.seeds]
+        return torch.from_numpy(np.stack(ids)).to(self.device)
 
     def on_train_start(self) -> None:
         self.all_alive = bool(self.alive.all())  # after a resume, the checkpoint's members
@@ -98,7 +118,8 @@ class ArithmeticLM(L.LightningModule):
         if batch.dim() == 2:
             batch = batch[None]
         start = self.task.prompt_len - 1  # the first prediction that belongs to the target
-        logits = self.model(batch[..., :-1])[:, :, start:]
+        positions = self.positions(batch.shape[1], batch.shape[-1] - 1)
+        logits = self.model(batch[..., :-1], positions=positions)[:, :, start:]
         targets = batch[..., start + 1 :]
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD,
                               reduction="none").view(targets.shape[0], -1)
