@@ -253,11 +253,11 @@ def plot_emergence(summary: dict[str, Any]) -> plt.Figure:
         return fig
     _scatter_panel(axes[0], summary, "exact_match", "flops")
     _fit_overlay(axes[0], summary["fits"]["exact_match"], x_range)
-    axes[0].set_xlabel(FLOPS_LABEL)
+    axes[0].set_xlabel(summary.get("x_label", FLOPS_LABEL))
     axes[0].set_ylabel("exact match (fraction of held-out problems)")
     axes[0].set_title("against training compute")
     _solve_panel(axes[1], summary, x_range)
-    axes[1].set_xlabel(FLOPS_LABEL)
+    axes[1].set_xlabel(summary.get("x_label", FLOPS_LABEL))
     axes[1].set_ylabel("fraction of seeds that solve")
     axes[1].set_title("solve probability (the headline threshold)")
     _scatter_panel(axes[2], summary, "exact_match", "non_embedding_params")
@@ -286,7 +286,7 @@ def plot_mirage(summary: dict[str, Any]) -> plt.Figure:
         ax.set_title(f"{metric} — breakthroughness {'n/a' if b is None else f'{b:.1f}'}{width}", fontsize=10)
         _scatter_panel(ax, summary, metric, "flops", show_diverged=False)
         _fit_overlay(ax, fit, x_range, with_label=metric == "exact_match", numbers=False)
-        ax.set_xlabel(FLOPS_LABEL)
+        ax.set_xlabel(summary.get("x_label", FLOPS_LABEL))
         ax.set_ylabel(_metric_label(metric))
     last = axes.flat[len(METRICS)]
     if x_range is None:
@@ -295,7 +295,7 @@ def plot_mirage(summary: dict[str, Any]) -> plt.Figure:
     else:
         _solve_panel(last, summary, x_range)
         last.set_title("exact match as solve probability over seeds", fontsize=10)
-        last.set_xlabel(FLOPS_LABEL)
+        last.set_xlabel(summary.get("x_label", FLOPS_LABEL))
         last.legend(fontsize=7)
         fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     return fig

@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from toymodels.analysis import arms as arm_analysis
 from toymodels.analysis import datascale, training
 from toymodels.analysis import summary as summaries
+from toymodels.analysis.arm_figures import X_LABELS, arm_lines, plot_arms
 from toymodels.analysis.figures import (
     FIGURES,
     count,
@@ -121,6 +123,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             fit_note(fit),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if summary.get("arms"):
+        lines += ["", *arms_markdown(summary["arms"])]
     if summary.get("split_half"):
         lines += ["", "## Split-half check", "", split_half_text(summary["split_half"])]
     if summary.get("data_scaling"):
@@ -131,6 +135,29 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     extra = ["training.png", *(["data_scaling.png"] if summary.get("data_scaling") else [])]
     lines += ["", *(f"![{name}]({name})" for name in (*FIGURES, *extra)), ""]
     return "\n".join(lines)
+
+
+def arms_markdown(arms: dict[str, Any]) -> list[str]:
+    """The arms section of summary.md: per-arm thresholds, the shifts between arms, the crossovers."""
+    continuous = arms["metrics"][1]
+    lines = [
+        f"## Arms: {arms['arm_axis']}",
+        "",
+        f"The sweep splits into {len(arms['labels'])} arms (one family curve each; compute axis: "
+        f"{X_LABELS[arms['x']]}). "
+        "The sections above pool every arm into one family; the per-arm numbers are here. Shifts are from the "
+        "first arm, in decades (positive: the other arm needs more compute), with a 95 % interval from a paired "
+        "bootstrap over seeds, widened to cover another seed set.",
+        "",
+        f"| arm | task | runs | headline threshold (exact_match) [95 %] | {continuous} threshold [95 %] |",
+        "|---|---|---|---|---|",
+    ]
+    for label in arms["labels"]:
+        arm = arms[label]
+        lines.append(f"| {label} | {arm['task_label']} | {arm['n_completed']} | {arm['headline']['threshold_text']} | "
+                     f"{arm['fits'][continuous]['threshold_text']} |")
+    lines += ["", *(f"- {line}" for line in arm_lines(arms))]
+    return lines
 
 
 def split_half_text(check: dict[str, Any]) -> str:
@@ -225,6 +252,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the other's interval (needs 4+ seeds); with N, draw 20 pairs of disjoint N-seed sets instead "
         "(the smallest N whose pairs agree is the seed count that makes the threshold reproducible)",
     )
+    parser.add_argument(
+        "--arm-axis",
+        action="append",
+        metavar="KEY",
+        help="compare the arms of this sweep axis (repeatable; default: every axis besides model and seed)",
+    )
+    parser.add_argument("--arm-metric", default=arm_analysis.DEFAULT_CONTINUOUS, choices=METRICS,
+                        help="the continuous metric compared between arms beside exact match (default: %(default)s)")
+    parser.add_argument("--x", choices=arm_analysis.X_AXES, default="train_flops",
+                        help="compute axis: training FLOPs, or training plus inference FLOPs (default: %(default)s)")
+    parser.add_argument("--problems", type=int, default=None, metavar="N",
+                        help="with --x total_flops: problems answered per run (default: each run's eval.size)")
     parser.add_argument("--wandb", action="store_true", help="also log the figures and summary to W&B")
     parser.add_argument("--wandb-project", default="toymodels", help="W&B project (default: %(default)s)")
     return parser.parse_args(argv)
@@ -243,10 +282,24 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    if args.problems is not None and args.problems <= 0:
+        print(f"{PROG}: error: --problems={args.problems} must be positive", file=sys.stderr)
+        return 2
+    try:
+        sweep.runs = arm_analysis.with_x_axis(sweep.runs, args.x, args.problems)
+        arms = arm_analysis.summarize_arms(sweep, args.arm_axis and [k for a in args.arm_axis for k in a.split(",")],
+                                           args.arm_metric, args.x, args.solve_level)
+    except arm_analysis.ArmError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
     curves, curve_problems = read_curves(sweep)
     for problem in [p for p in sweep.problems if ": corrupt: " in p] + curve_problems:
         print(f"{PROG}: warning: {problem}", file=sys.stderr)
     summary = summaries.summarize(sweep, solve_level=args.solve_level)
+    if args.x != "train_flops":
+        summary["x"], summary["x_label"] = args.x, X_LABELS[args.x]
+    if arms is not None:
+        summary["arms"] = arms
     summary["missing"] += curve_problems
     if args.split_seeds is not None:
         summary["split_half"] = summaries.split_half_check(sweep, level=args.solve_level,
@@ -256,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = jsonable(summary)
 
     out = sweep.path
-    save_figure(plot_emergence(summary), out / "emergence.png")
+    save_figure(plot_arms(summary) if summary.get("arms") else plot_emergence(summary), out / "emergence.png")
     save_figure(plot_mirage(summary), out / "mirage.png")
     save_figure(plot_curves(summary, sweep, curves), out / "curves.png")
     save_figure(training.plot_training(sweep.completed, curves, f"{summary['task_label'] or sweep.name}: "
@@ -282,6 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     head = summary["headline"]
     print(f"headline threshold (exact_match, {head['method'].replace('_', ' ')}, FLOPs): {head['threshold_text']}")
     print(f"sigmoid threshold (exact_match): {threshold(summary['fits']['exact_match'])}")
+    if summary.get("arms"):
+        for label in summary["arms"]["labels"]:
+            print(f"  arm {label}: headline threshold {summary['arms'][label]['headline']['threshold_text']}")
+        for line in arm_lines(summary["arms"]):
+            print(f"  {line}")
     if args.split_seeds:
         print(split_half_text(summary["split_half"]))
 

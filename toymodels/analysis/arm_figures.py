@@ -1,0 +1,98 @@
+"""The emergence figure of a sweep with arms: one family curve per arm, thresholds, shifts and crossovers.
+
+Drawing only: every number comes from summary.json's `arms` (`toymodels.analysis.arms`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from toymodels.analysis import fits
+from toymodels.analysis.figures import _log_x, _metric_label, plt
+
+X_LABELS = {"train_flops": "training compute (FLOPs)",
+            "total_flops": "training + inference compute (FLOPs; inference = FLOPs per problem × problems)"}
+
+
+def shift_text(shift: dict[str, Any]) -> str:
+    """`+0.62 decades [0.31, 1.05]`, or the bound or reason when there is no number."""
+    value = shift["shift_decades"]
+    if value is None:
+        bound = shift.get("bound")
+        return f"shift {bound['side']} {bound['decades']:+.2f} decades" if bound else shift["note"]
+    ci = shift.get("ci")
+    if not ci:
+        return f"{value:+.2f} decades (no interval: {shift['note']})" if shift["note"] else f"{value:+.2f} decades"
+    ends = ["open" if end is None else f"{end:+.2f}" for end in ci]
+    return f"{value:+.2f} decades [{ends[0]}, {ends[1]}]"
+
+
+def arm_lines(arms: dict[str, Any]) -> list[str]:
+    """Shifts and crossovers as readable lines (the figure's footer, summary.md, the report's stdout)."""
+    lines = []
+    for shift in arms["shifts"]:
+        lines.append(f"{shift['metric']} threshold shift {shift['from']} → {shift['to']}: {shift_text(shift)}")
+    for metric in arms["metrics"]:
+        found = [c["text"] for c in arms["crossovers"] if c["metric"] == metric]
+        lines.append(f"{metric} crossovers: " + ("; ".join(found) if found else "none in range"))
+    return lines
+
+
+def plot_arms(summary: dict[str, Any]) -> plt.Figure:
+    """Exact match and one continuous metric per arm against compute, and each arm's solve probability."""
+    arms = summary["arms"]
+    labels, continuous = arms["labels"], arms["metrics"][1]
+    fig, axes = plt.subplots(1, 3, figsize=(18, 6), layout="constrained")
+    fig.suptitle(f"{summary['sweep']}: {len(labels)} arms of {arms['arm_axis']} — one family curve per arm")
+    colors = plt.get_cmap("tab10")(np.arange(len(labels)) % 10)
+    for color, label in zip(colors, labels):
+        arm = arms[label]
+        for ax, metric in zip(axes[:2], ("exact_match", continuous)):
+            fams = [f for f in arm["families"] if f.get(metric) and f.get("flops")]
+            xs = [f["flops"] for f in fams]
+            ax.fill_between(xs, [f[metric]["min"] for f in fams], [f[metric]["max"] for f in fams],
+                            color=color, alpha=0.12, lw=0)
+            ax.plot(xs, [f[metric]["median"] for f in fams], "-o", color=color, ms=4, label=label)
+        _solve(axes[2], arm, label, color)
+    for ax, metric in zip(axes[:2], ("exact_match", continuous)):
+        ax.set_ylabel(_metric_label(metric) + " — median, min–max over seeds")
+        ax.set_title(metric)
+    axes[2].set_ylabel(f"fraction of seeds with exact match ≥ {arms[labels[0]]['solve']['level']:g}")
+    axes[2].set_title("solve probability and headline threshold [95 %] per arm")
+    axes[2].axhline(0.5, color="0.6", lw=0.8)
+    for metric, ax in zip(("exact_match", continuous), axes[:2]):
+        for c in (c for c in arms["crossovers"] if c["metric"] == metric):
+            ax.axvline(c["flops"], color="0.2", ls="--", lw=1, label=f"crossover {c['flops']:.1e}")
+    for ax in axes:
+        _log_x(ax)
+        ax.set_xlabel(X_LABELS[arms["x"]])
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.text(0.01, -0.01, "\n".join(arm_lines(arms)), fontsize=8, va="top", family="monospace")
+    return fig
+
+
+def _solve(ax: plt.Axes, arm: dict[str, Any], label: str, color) -> None:
+    solve, head = arm["solve"], arm["headline"]
+    rows = [r for r in solve["per_size"] if r["flops"]]
+    if rows:
+        xs = np.array([r["flops"] for r in rows])
+        frac = np.array([r["fraction"] for r in rows])
+        err = np.array([[r["fraction"] - r["wilson"][0], r["wilson"][1] - r["fraction"]] for r in rows]).T
+        ax.errorbar(xs, frac, yerr=err, fmt="o", color=color, capsize=3, ms=4,
+                    label=f"{label}: {head['threshold_text']}")
+        if solve["logistic"]:
+            grid = np.linspace(math.log10(xs.min()), math.log10(xs.max()), 200)
+            p = fits.sigmoid(grid, 0.0, 1.0, solve["logistic"]["x0"], 1.0 / solve["logistic"]["slope_per_decade"])
+            ax.plot(10**grid, p, color=color, lw=1.2)
+    if head["threshold_flops"] is not None:
+        ax.axvline(head["threshold_flops"], color=color, ls=":", lw=1.5)
+        if head["threshold_ci"]:
+            low, high = head["threshold_ci"]
+            ax.axvspan(low or min(r["flops"] for r in rows), high or max(r["flops"] for r in rows),
+                       color=color, alpha=0.12, lw=0)
+    ax.set_ylim(-0.03, 1.03)
+
