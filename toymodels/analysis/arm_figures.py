@@ -71,7 +71,7 @@ def plot_arms(summary: dict[str, Any]) -> plt.Figure:
         ax.set_xlabel(X_LABELS[arms["x"]])
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    fig.text(0.01, -0.01, "\n".join(arm_lines(arms)), fontsize=8, va="top", family="monospace")
+    fig.supxlabel("\n".join(arm_lines(arms)), fontsize=8, x=0.01, ha="left", family="monospace")
     return fig
 
 
