@@ -52,6 +52,8 @@ def plot_arms(summary: dict[str, Any]) -> plt.Figure:
         arm = arms[label]
         for ax, metric in zip(axes[:2], ("exact_match", continuous)):
             fams = [f for f in arm["families"] if f.get(metric) and f.get("flops")]
+            if not fams:
+                continue
             xs = [f["flops"] for f in fams]
             ax.fill_between(xs, [f[metric]["min"] for f in fams], [f[metric]["max"] for f in fams],
                             color=color, alpha=0.12, lw=0)
@@ -62,12 +64,16 @@ def plot_arms(summary: dict[str, Any]) -> plt.Figure:
         ax.set_title(metric)
     axes[2].set_ylabel(f"fraction of seeds with exact match ≥ {arms[labels[0]]['solve']['level']:g}")
     axes[2].set_title("solve probability and headline threshold [95 %] per arm")
-    axes[2].axhline(0.5, color="0.6", lw=0.8)
     for metric, ax in zip(("exact_match", continuous), axes[:2]):
         for c in (c for c in arms["crossovers"] if c["metric"] == metric):
             ax.axvline(c["flops"], color="0.2", ls="--", lw=1, label=f"crossover {c['flops']:.1e}")
     for ax in axes:
+        if not ax.has_data():
+            ax.text(0.5, 0.5, "no completed run has this metric", transform=ax.transAxes, ha="center", color="0.4")
+            continue
         _log_x(ax)
+        if ax is axes[2]:
+            ax.axhline(0.5, color="0.6", lw=0.8)
         ax.set_xlabel(X_LABELS[arms["x"]])
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7, loc="best")

@@ -100,16 +100,27 @@ def run_value(run: RunRecord, key: str) -> Any:
 
 
 def config_axes(runs: list[RunRecord]) -> dict[str, list[Any]]:
-    """Config keys whose value differs between runs of the same model (seed and train.ensemble aside)."""
-    flat = [(r.model, _flatten(r.info.get("config") or {})) for r in runs]
+    """Config keys whose value differs between runs of the same model and seed (so neither the family's
+    own keys nor seed-derived ones), leaving out keys determined by the axes already found (an `id`
+    made from them): fewer-valued keys are taken first."""
+    flat = [((r.model, r.seed), _flatten(r.info.get("config") or {})) for r in runs]
     keys = sorted({k for _, f in flat for k in f} - set(NOT_ARMS))
-    out = {}
+    candidates = {}
     for key in keys:
-        by_model: dict[str, set] = {}
-        for model, f in flat:
-            by_model.setdefault(model, set()).add(repr(f.get(key)))
-        if any(len(values) > 1 for values in by_model.values()):
-            out[key] = list(dict.fromkeys(f.get(key) for _, f in flat))
+        by_job: dict[tuple, set] = {}
+        for job, f in flat:
+            by_job.setdefault(job, set()).add(repr(f.get(key)))
+        if any(len(values) > 1 for values in by_job.values()):
+            candidates[key] = list(dict.fromkeys(repr(f.get(key)) for _, f in flat))
+    out: dict[str, list[Any]] = {}
+    for key in sorted(candidates, key=lambda k: (len(candidates[k]), k)):
+        seen: dict[tuple, set] = {}
+        for _, f in flat:
+            seen.setdefault(tuple(repr(f.get(k)) for k in out), set()).add(repr(f.get(key)))
+        if any(len(values) > 1 for values in seen.values()):
+            values = list(dict.fromkeys(f.get(key) for _, f in flat))
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            out[key] = sorted(values) if numeric else values
     return out
 
 
