@@ -132,7 +132,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     if summary.get("grok"):
         lines += ["", "## Grok gap (train exact match ≥ 0.99 → held-out ≥ 0.99)", ""]
         lines += [f"- {g['name']}: {training.gap_text(g['grok_gap'])}" for g in summary["grok"]]
-    extra = ["training.png", *(["data_scaling.png"] if summary.get("data_scaling") else [])]
+    extra = [*(["training.png"] if summary.get("grok") is not None else []),
+             *(["data_scaling.png"] if summary.get("data_scaling") else [])]
     lines += ["", *(f"![{name}]({name})" for name in (*FIGURES, *extra)), ""]
     return "\n".join(lines)
 
@@ -304,17 +305,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.split_seeds is not None:
         summary["split_half"] = summaries.split_half_check(sweep, level=args.solve_level,
                                                            per_set=args.split_seeds or None)
-    summary["data_scaling"] = datascale.data_scaling(sweep)
-    summary["grok"] = training.grok_summary(sweep.completed)
+    # Training-time records (train_ metrics, grok gaps) exist only for finite training sets.
+    finite = any(r.info.get("train_size") for r in sweep.completed)
+    scaling = datascale.data_scaling(sweep)
+    if scaling:
+        summary["data_scaling"] = scaling
+    if finite:
+        summary["grok"] = training.grok_summary(sweep.completed)
     summary = jsonable(summary)
 
     out = sweep.path
     save_figure(plot_arms(summary) if summary.get("arms") else plot_emergence(summary), out / "emergence.png")
     save_figure(plot_mirage(summary), out / "mirage.png")
     save_figure(plot_curves(summary, sweep, curves), out / "curves.png")
-    save_figure(training.plot_training(sweep.completed, curves, f"{summary['task_label'] or sweep.name}: "
-                                       "exact match and weight norm over training"), out / "training.png")
-    if summary["data_scaling"]:
+    if finite:
+        save_figure(training.plot_training(sweep.completed, curves, f"{summary['task_label'] or sweep.name}: "
+                                           "exact match and weight norm over training"), out / "training.png")
+    if summary.get("data_scaling"):
         save_figure(datascale.plot_data_scaling(summary["data_scaling"], f"{summary['task_label'] or sweep.name}: "
                                                 "held-out exact match against training-set size"),
                     out / "data_scaling.png")
@@ -328,9 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for item in summary["missing"]:
         print(f"  missing: {item}")
-    extra = ", training.png" + (", data_scaling.png" if summary["data_scaling"] else "")
+    extra = (", training.png" if finite else "") + (", data_scaling.png" if summary.get("data_scaling") else "")
     print(f"wrote {', '.join(OUTPUTS)}{extra} in {out}")
-    for label, series in (summary["data_scaling"] or {}).get("series", {}).items():
+    for label, series in (summary.get("data_scaling") or {}).get("series", {}).items():
         print(f"data threshold ({label}): {series['threshold_text']}")
     head = summary["headline"]
     print(f"headline threshold (exact_match, {head['method'].replace('_', ' ')}, FLOPs): {head['threshold_text']}")
