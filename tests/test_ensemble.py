@@ -106,6 +106,8 @@ def test_a_diverging_member_is_recorded_as_diverged_and_the_others_go_on(tmp_pat
         cfg = compose("train", overrides=[*ENS, "train.steps=30", "train.ensemble=3"])
     spec = build_run(cfg)
     members = member_dirs(spec, tmp_path / "run")
+    for _, member_dir in members:  # train() makes them while taking their locks
+        member_dir.mkdir()
     _fit_run(spec, members, in_sweep=True)
     records = [_record(d) for _, d in members]
     assert [r["status"] for r in records] == ["completed", "diverged", "completed"]

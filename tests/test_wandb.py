@@ -198,6 +198,27 @@ def test_each_multirun_job_is_its_own_wandb_run_in_the_sweeps_group(tmp_path):
 
 
 @pytest.mark.slow
+def test_each_member_of_a_seed_ensemble_is_its_own_wandb_run_in_the_group(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = [*TINY, "train.steps=20", "train.ensemble=2", "verbose=false", f"hydra.run.dir={sweep}/add1-reversed-d16-s0",
+            "sweep_name=spec-group"]
+    result = _train(tmp_path, args, _env(tmp_path))
+    jobs = [sweep / "add1-reversed-d16-s0", sweep / "add1-reversed-d16-s1"]
+    runs = [offline_run(job) for job in jobs]
+    assert len({wb["run"].run_id for wb in runs}) == 2 and {wb["run"].run_group for wb in runs} == {"spec-group"}
+    assert result["out"].count("wandb sync") == 2  # one line per member
+    for job, wb, seed in zip(jobs, runs, (0, 1)):
+        assert wb["config"]["seed"] == seed and wb["summary"]["seed"] == seed and wb["finished"]
+        n_evals = len((job / "metrics.csv").read_text().splitlines()) - 1
+        assert len([row for row in wb["history"] if "eval/exact_match" in row]) == n_evals
+        record = json.loads((job / "run.json").read_text())
+        assert wb["summary"]["exact_match"] == pytest.approx(record["metrics"]["exact_match"])
+        losses = [row["train/loss"] for row in wb["history"] if "train/loss" in row]
+        curve = [float(line.split(",")[3]) for line in (job / "train_curve.csv").read_text().splitlines()[1:]]
+        assert losses == pytest.approx(curve)  # each member logs its own training loss
+
+
+@pytest.mark.slow
 def test_a_resumed_run_logs_to_the_same_wandb_run(tmp_path):
     # Stopped by SIGTERM after its 6th evaluation point, then run again: two offline folders, one run id,
     # so `wandb sync` of both uploads one W&B run.
