@@ -43,13 +43,16 @@ class SweepProgress(Callback):
         if axes:
             others = count_jobs({k: v for k, v in axes.items() if k != "model"})
             self.models = {m.partition("=")[2]: others for m in axes.get("model", [])}
-        print(f"[sweep] {self.total or '?'} runs into {config.hydra.sweep.dir}", flush=True)
+        ensemble = int((config.get("train") or {}).get("ensemble") or 1)
+        runs = f" ({self.total * ensemble} runs: {ensemble} seeds a job, trained together)" if self.total else ""
+        what = "runs" if ensemble == 1 else f"jobs{runs}"
+        print(f"[sweep] {self.total or '?'} {what} into {config.hydra.sweep.dir}", flush=True)
 
     def on_job_start(self, config, **kwargs) -> None:
         self.job_t0 = time.perf_counter()
         if not self.multirun:
             return
-        print(f"[sweep] run {self.done + 1} of {self.total or '?'}: {config.get('run_name', '')}", flush=True)
+        print(f"[sweep] job {self.done + 1} of {self.total or '?'}: {config.get('run_name', '')}", flush=True)
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
         if not self.multirun:
