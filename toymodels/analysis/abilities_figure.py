@@ -81,5 +81,7 @@ def plot_abilities(summary: dict[str, Any], curves: dict[str, dict[str, np.ndarr
     _skills_panel(top, summary)
     _loss_panel(bottom, summary, curves)
     _log_x(bottom)
+    x_lo, x_hi = summary["x_range"]
+    bottom.set_xlim(x_lo / 1.6, x_hi * 1.6)  # the swept range: within-run curves enter from the left
     bottom.set_xlabel(FLOPS_LABEL)
     return fig
