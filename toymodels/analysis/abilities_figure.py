@@ -22,7 +22,7 @@ def _skills_panel(ax: plt.Axes, summary: dict[str, Any]) -> None:
     """Per skill: runs (dots), median over seeds (line), chance (dotted), threshold with its interval (bar)."""
     skills = summary["skills"]
     colors = plt.get_cmap("tab10")(np.arange(len(skills)) % 10)
-    for color, (name, skill) in zip(colors, skills.items()):
+    for i, (color, (name, skill)) in enumerate(zip(colors, skills.items())):
         done = [r for r in skill["runs"] if r["status"] == "completed" and r["flops"] and r["exact_match"] is not None]
         ax.scatter([r["flops"] for r in done], [r["exact_match"] for r in done], s=10, color=color, alpha=0.35)
         fams = [f for f in skill["families"] if f["exact_match"] is not None and f["flops"]]
@@ -36,10 +36,12 @@ def _skills_panel(ax: plt.Axes, summary: dict[str, Any]) -> None:
             low, high = head["threshold_ci"] or [head["threshold_flops"]] * 2
             x_lo, x_hi = summary["x_range"]
             low, high = low or x_lo, high or x_hi
-            ax.errorbar([head["threshold_flops"]], [0.5], xerr=[[head["threshold_flops"] - low],
+            y = 0.5 + 0.04 * (i - (len(skills) - 1) / 2)  # spread apart, so overlapping intervals stay legible
+            ax.errorbar([head["threshold_flops"]], [y], xerr=[[head["threshold_flops"] - low],
                         [high - head["threshold_flops"]]], fmt="D", ms=6, color=color, capsize=4, lw=1.5, zorder=5)
     ax.plot([], [], ls=":", color="0.4", label="chance (each skill's colour)")
-    ax.errorbar([], [], xerr=[], fmt="D", color="0.4", label="threshold: half the seeds solve (95 % interval)")
+    ax.errorbar([], [], xerr=[], fmt="D", color="0.4",
+                label="threshold: half the seeds solve (95 % interval; drawn near 0.5)")
     ax.set_ylim(-0.03, 1.03)
     ax.set_ylabel("exact match (held-out problems)")
     ax.set_title("each skill: exact match against compute (line: median over seeds)", fontsize=10)
