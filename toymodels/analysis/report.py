@@ -279,15 +279,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def mixture_report(sweep, curves: dict, curve_problems: list[str], args: argparse.Namespace) -> int:
     """The report of a mixture sweep: abilities.png, summary.json (with `skills`), summary.md, mirage per skill."""
-    summary = abilities.summarize_mixture(sweep, solve_level=args.solve_level)
-    summary["missing"] += curve_problems
+    skills = [s["name"] for s in abilities.skills_of(sweep)]
     wanted = args.mirage or []
-    names = list(summary["skills"]) if "all" in wanted else wanted
-    unknown = [n for n in names if n not in summary["skills"]]
+    names = skills if "all" in wanted else wanted
+    unknown = [n for n in names if n not in skills]
     if unknown:
-        print(f"{PROG}: error: --mirage {unknown[0]}: no such skill; the skills are {', '.join(summary['skills'])}",
+        print(f"{PROG}: error: --mirage {unknown[0]}: no such skill; the skills are {', '.join(skills)}",
               file=sys.stderr)
         return 2
+    summary = abilities.summarize_mixture(sweep, solve_level=args.solve_level)
+    summary["missing"] += curve_problems
     summary = jsonable(summary)
     out = sweep.path
     figures = ["abilities.png", *(f"mirage_{n}.png" for n in names)]
