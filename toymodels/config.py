@@ -12,6 +12,7 @@ from pathlib import Path
 
 from toymodels.errors import ConfigError
 from toymodels.loggers import LoggerConfig
+from toymodels.mixture import MIX, Mixture, build_mixture, task_record
 from toymodels.model import ModelConfig, inference_flops_per_problem, non_embedding_params, total_params
 from toymodels.tasks import VOCAB, Task
 
@@ -109,7 +110,7 @@ class RunConfig:
 
     name: str
     seed: int
-    task: Task
+    task: Task | Mixture
     model: ModelConfig
     optim: object
     batch_size: int
@@ -162,6 +163,10 @@ class RunConfig:
         train_set = None
         if self.train_size is not None:
             train_set = TrainingSet(self.task, self.train_size, self.train_set_seed, order_seed=self.seed)
+        if isinstance(self.task, Mixture):
+            from toymodels.mixture_run import MixtureData
+
+            return MixtureData(self.task, self.batch_size, self.seeds, self.eval_size, self.eval_seed)
         return ArithmeticData(self.task, self.batch_size, self.seeds, self.eval_size, self.eval_seed, train_set)
 
     def make_module(self):
@@ -189,6 +194,10 @@ class RunConfig:
         """The evaluator on the held-out set (build_run already checked that it fits)."""
         from toymodels.metrics import Evaluator
 
+        if isinstance(self.task, Mixture):
+            from toymodels.mixture_run import MixtureEvaluator
+
+            return MixtureEvaluator(self.task, data.eval_problems, batch_size=self.eval_batch_size)
         return Evaluator(self.task, *data.eval_problems, batch_size=self.eval_batch_size)
 
     def make_train_evaluator(self, data):
@@ -203,12 +212,7 @@ class RunConfig:
         cost = self.cost
         return {
             "name": self.name,
-            "task": self.task.name,
-            "n_digits": self.task.n_digits,
-            "format": self.task.format,
-            "split": self.task.split,
-            "train_fraction": self.task.train_fraction,
-            "task_label": self.task.label,
+            **task_record(self.task),
             "model": self.model.name,
             "d_model": self.model.d_model,
             "n_layer": self.model.n_layer,
@@ -230,7 +234,6 @@ class RunConfig:
             "batch_size": self.batch_size,
             "train_size": self.train_size,
             "train_set_seed": self.train_set_seed if self.train_size is not None else None,
-            "chance": self.task.chance,
             "config": self.config,
         }
 
@@ -271,8 +274,10 @@ def build_run(cfg) -> RunConfig:
         if not isinstance(c.get(section), dict):
             raise ConfigError(f"config section '{section}' is missing")
     task_values = {k: v for k, v in c["task"].items() if k not in ("id", *TRAIN_SET_KEYS)}
-    task = _build(Task, task_values, "task")
+    task = build_mixture(task_values) if task_values.get("name") == MIX else _build(Task, task_values, "task")
     train_size, train_set_seed = c["task"].get("train_size"), c["task"].get("train_set_seed", 0)
+    if isinstance(task, Mixture) and train_size is not None:
+        raise ConfigError("task.train_size is not available with task=mix (each skill streams its training part)")
     if train_size is not None:
         from toymodels.trainset import check_train_size
 
@@ -288,6 +293,8 @@ def build_run(cfg) -> RunConfig:
         model_values["context"] = task.seq_len - 1
     model_values["vocab_size"] = len(VOCAB)
     model = _build(ModelConfig, model_values, "model")
+    if model.pos_embedding == "abacus" and isinstance(task, Mixture):
+        raise ConfigError("model.pos_embedding=abacus cannot index task=mix: its skills have different layouts")
     if model.pos_embedding == "abacus":
         from toymodels.positions import abacus_ids
 
@@ -342,7 +349,7 @@ def build_run(cfg) -> RunConfig:
         unknown = sorted(set(e) - known_eval)[0]
         raise ConfigError(f"eval.{unknown} is not a known key; known keys: {', '.join(sorted(known_eval))}")
     eval_size = _number("eval", "size", e.get("size"), int)
-    if eval_size > task.heldout_count:
+    if not isinstance(task, Mixture) and eval_size > task.heldout_count:  # a mixture's skill takes what it has
         raise ConfigError(
             f"eval.size={eval_size} is larger than the {task.heldout_count} held-out problems of {task.label}; "
             f"use eval.size<={task.heldout_count}"

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from toymodels.positions import abacus_ids
+from toymodels.records import METRICS
 from toymodels.tasks import END, PAD, Task, answer_length, answer_significance
 
 
@@ -80,6 +81,28 @@ class Evaluator:
         """The per-position, per-carries and weight-norm names this evaluator adds to the contract's METRICS."""
         return [*(f"pos_acc_{i}" for i in range(self.task.answer_width)),
                 *(f"carries_acc_{c}" for c in range(self.task.max_carries + 1)), "weight_norm"]
+
+    @property
+    def metric_columns(self) -> list[str]:
+        """Every metric an evaluation point records, in metrics.csv's order."""
+        return [*METRICS, *self.columns]
+
+    def run_metrics(self, point: dict) -> dict:
+        """run.json's final metrics from the last evaluation point."""
+        out = {k: point[k] for k in METRICS}
+        out["position_accuracy"] = [point[f"pos_acc_{i}"] for i in range(self.task.answer_width)]
+        out.update({k: point[k] for k in self.columns if k.startswith("carries_acc_")})
+        return out
+
+    def progress_text(self, point: dict) -> str:
+        """The metrics of the line printed at each evaluation point."""
+        return (f"exact_match {point['exact_match']:.3f}  digit_accuracy {point['digit_accuracy']:.3f}  "
+                f"loss {point['loss']:.3f}")
+
+    def final_problems(self, scores: ProblemScores) -> dict[str, np.ndarray]:
+        """Per held-out problem: operands, carries, log p(answer), greedy right or not (final_problems.npz)."""
+        return {"a": self.a, "b": self.b, "carries": self.carries, "logprob": scores.answer_logprob,
+                "correct": self.correct(scores)}
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:
         """All metrics on the evaluation set."""

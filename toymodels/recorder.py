@@ -103,7 +103,7 @@ class RunRecorder(L.Callback):
     @property
     def columns(self) -> list[str]:
         train = TRAIN_METRICS if self.train_evaluator is not None else ()
-        return ["step", "tokens", "flops", "wall_seconds", *METRICS, *self.evaluator.columns, *train]
+        return ["step", "tokens", "flops", "wall_seconds", *self.evaluator.metric_columns, *train]
 
     def write_run_json(self, status: str, message: str | None = None, pl_module=None) -> None:
         """Write every member's run.json with the current state (rank 0 only); a diverged member stays diverged.
@@ -128,11 +128,7 @@ class RunRecorder(L.Callback):
                 record["epochs"] = pl_module.global_step * member.info["batch_size"] / member.info["train_size"]
         if member.points:
             last = member.points[-1]
-            record["metrics"] = {k: last[k] for k in METRICS}
-            record["metrics"]["position_accuracy"] = [
-                last[f"pos_acc_{i}"] for i in range(self.evaluator.task.answer_width)
-            ]
-            record["metrics"].update({k: last[k] for k in self.evaluator.columns if k.startswith("carries_acc_")})
+            record["metrics"] = self.evaluator.run_metrics(last)
             record["metrics"].update({k: last[k] for k in ("weight_norm", *TRAIN_METRICS) if k in last})
             if self.train_evaluator is not None:
                 record["grok_gap"] = grok_gap(member.points)
@@ -251,8 +247,7 @@ class RunRecorder(L.Callback):
             who = f"  {member.info.get('name')}" if len(self.members) > 1 else ""
             print(
                 f"  step {point['step']:>6}/{trainer.max_steps}  flops {point['flops']:.2e}  "
-                f"exact_match {point['exact_match']:.3f}  digit_accuracy {point['digit_accuracy']:.3f}  "
-                f"loss {point['loss']:.3f}"
+                f"{self.evaluator.progress_text(point)}"
                 + (f"  train_exact_match {point['train_exact_match']:.3f}" if "train_exact_match" in point else "")
                 + f"  ({point['wall_seconds']:.1f}s){who}",
                 flush=True,
@@ -263,7 +258,6 @@ class RunRecorder(L.Callback):
 
         def save(tmp: Path) -> None:
             with open(tmp, "wb") as f:
-                np.savez_compressed(f, a=ev.a, b=ev.b, carries=ev.carries, logprob=scores.answer_logprob,
-                                    correct=ev.correct(scores))
+                np.savez_compressed(f, **ev.final_problems(scores))
 
         atomic_write(run_dir / "final_problems.npz", save)

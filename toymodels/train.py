@@ -160,8 +160,10 @@ def _fit_run(spec, members: list[tuple], in_sweep: bool) -> dict:
             m = record.get("metrics") or {}
             print(
                 f"[toymodels] {record.get('name')}: {record.get('status')} in {time.perf_counter() - t0:.1f}s — "
-                f"exact_match {m.get('exact_match', math.nan):.3f}, digit_accuracy "
-                f"{m.get('digit_accuracy', math.nan):.3f} at {record.get('flops', 0):.2e} FLOPs → {member_dir}",
+                + (f"exact_match {m.get('exact_match', math.nan):.3f}, "
+                   f"digit_accuracy {m.get('digit_accuracy', math.nan):.3f}"
+                   if "exact_match" in m or "loss" not in m else recorder.evaluator.progress_text(m))  # a mixture
+                + f" at {record.get('flops', 0):.2e} FLOPs → {member_dir}",
                 flush=True,
             )
             if "grok_gap" in record:

@@ -208,7 +208,7 @@ def _describe(run, spec) -> None:
             "non_embedding_params": non_embedding_params(spec.model),
             "task": spec.task.name,
             "task_label": spec.task.label,
-            "n_digits": spec.task.n_digits,
+            "n_digits": getattr(spec.task, "n_digits", None),  # a mixture has one per skill
             "model": spec.model.name,
             "seed": spec.seed,
         }

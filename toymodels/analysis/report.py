@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from toymodels.analysis import abilities, datascale, training
 from toymodels.analysis import arms as arm_analysis
-from toymodels.analysis import datascale, training
 from toymodels.analysis import summary as summaries
+from toymodels.analysis.abilities_figure import plot_abilities
 from toymodels.analysis.arm_figures import X_LABELS, arm_lines, plot_arms
 from toymodels.analysis.figures import (
     FIGURES,
@@ -265,9 +266,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="compute axis: training FLOPs, or training plus inference FLOPs (default: %(default)s)")
     parser.add_argument("--problems", type=int, default=None, metavar="N",
                         help="with --x total_flops: problems answered per run (default: each run's eval.size)")
+    parser.add_argument(
+        "--mirage",
+        action="append",
+        metavar="SKILL",
+        help="mixture sweeps: also write mirage_SKILL.png, the skill scored by every metric (repeat, or 'all')",
+    )
     parser.add_argument("--wandb", action="store_true", help="also log the figures and summary to W&B")
     parser.add_argument("--wandb-project", default="toymodels", help="W&B project (default: %(default)s)")
     return parser.parse_args(argv)
+
+
+def mixture_report(sweep, curves: dict, curve_problems: list[str], args: argparse.Namespace) -> int:
+    """The report of a mixture sweep: abilities.png, summary.json (with `skills`), summary.md, mirage per skill."""
+    skills = [s["name"] for s in abilities.skills_of(sweep)]
+    wanted = args.mirage or []
+    names = skills if "all" in wanted else wanted
+    unknown = [n for n in names if n not in skills]
+    if unknown:
+        print(f"{PROG}: error: --mirage {unknown[0]}: no such skill; the skills are {', '.join(skills)}",
+              file=sys.stderr)
+        return 2
+    summary = abilities.summarize_mixture(sweep, solve_level=args.solve_level)
+    summary["missing"] += curve_problems
+    summary = jsonable(summary)
+    out = sweep.path
+    figures = ["abilities.png", *(f"mirage_{n}.png" for n in names)]
+    save_figure(plot_abilities(summary, curves), out / "abilities.png")
+    for name in names:
+        view = dict(summary["skills"][name], **{k: summary[k] for k in ("sweep", "n_runs_found", "n_completed")})
+        save_figure(plot_mirage(view), out / f"mirage_{name}.png")
+    write_json(out / "summary.json", summary)
+    atomic_write(out / "summary.md", abilities.abilities_markdown(summary, figures))
+    print(f"{summary['n_completed']} of {summary['n_runs_found']} runs completed (a mixture of "
+          f"{len(summary['skills'])} skills)")
+    for item in summary["missing"]:
+        print(f"  missing: {item}")
+    print(f"wrote {', '.join([*figures, 'summary.json', 'summary.md'])} in {out}")
+    for name in summary["threshold_order"]:
+        print(f"  {name}: threshold {summary['skills'][name]['headline']['threshold_text']} FLOPs")
+    chain = summary["separated"]
+    print(f"skills with thresholds separated by more than their intervals: {len(chain)} ({' < '.join(chain)})")
+    if args.wandb:
+        print(f"{PROG}: warning: --wandb uploads single-task reports only; the mixture report is on disk",
+              file=sys.stderr)
+    return 0 if summary["n_completed"] else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.problems is not None and args.problems <= 0:
         print(f"{PROG}: error: --problems={args.problems} must be positive", file=sys.stderr)
         return 2
+    if abilities.is_mixture(sweep):  # one sweep, many skills: its own report (no arms, training FLOPs)
+        curves, curve_problems = read_curves(sweep)
+        for problem in [p for p in sweep.problems if ": corrupt: " in p] + curve_problems:
+            print(f"{PROG}: warning: {problem}", file=sys.stderr)
+        return mixture_report(sweep, curves, curve_problems, args)
     try:
         sweep.runs = arm_analysis.with_x_axis(sweep.runs, args.x, args.problems)
         arms = arm_analysis.summarize_arms(sweep, args.arm_axis and [k for a in args.arm_axis for k in a.split(",")],
