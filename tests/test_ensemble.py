@@ -136,3 +136,10 @@ def test_a_sweep_whose_ensembles_overlap_is_refused_before_anything_runs(tmp_pat
                    cwd=tmp_path)
     assert proc.returncode == 2 and "two jobs would train seed 1" in proc.stderr, proc.stderr
     assert "seed=0,2" in proc.stderr and not sweep.exists()
+
+
+def test_a_sweep_whose_run_names_collide_is_refused_with_the_fix(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("toymodels.train", "-m", *ENS, "model.n_head=2,4", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 2 and "does not tell them apart" in proc.stderr, proc.stderr
+    assert not sweep.exists()

@@ -392,12 +392,15 @@ def check_command_line(args: list[str]) -> None:
                     run_dir = _resolve_dir(cfg, hydra_dirs["run"]["dir"])
                 members = member_dirs(spec, run_dir)
                 for member, member_dir in members:
-                    other = trained_by.setdefault(member_dir.resolve(), " ".join(job))
+                    other, other_seed = trained_by.setdefault(member_dir.resolve(), (" ".join(job), spec.seed))
                     if other != " ".join(job):
+                        why = (f"with train.ensemble={spec.ensemble}, sweep seeds {spec.ensemble} apart "
+                               f"(seed=0,{spec.ensemble},...)" if other_seed != spec.seed else
+                               "the run folder's name (run_name) does not tell them apart; add the swept key "
+                               "to it, e.g. 'run_name=${task.id}-${model.name}-<key>${...}-s${seed}'")
                         raise ConfigError(
                             f"two jobs would train seed {member.seed} into {member_dir} ({other!r} and "
-                            f"{' '.join(job)!r}): with train.ensemble={spec.ensemble}, sweep seeds "
-                            f"{spec.ensemble} apart (seed=0,{spec.ensemble},...)"
+                            f"{' '.join(job)!r}): {why}"
                         )
                     check_not_locked(member_dir)
                 check_members(spec, members)
