@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import SMALL_RUN, run_cli
+from tests.helpers import SMALL_RUN, read_metrics, run_cli
 from toymodels.model import (
     ModelConfig,
     Transformer,
@@ -150,13 +150,15 @@ def test_a_model_trains_from_the_cli_with_each_position_encoding(tmp_path, kind)
     import json
 
     run_dir = tmp_path / kind
-    proc = run_cli("toymodels.train", *SMALL_RUN, "model=d8", "train.tokens=null", "train.steps=30",
+    proc = run_cli("toymodels.train", *SMALL_RUN, "model=d8", "train.tokens=null", "train.steps=80",
                    "eval.size=200", "verbose=false", f"model.pos_embedding={kind}", "train.ensemble=2",
                    f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "completed" and record["pos_embedding"] == kind
-    assert record["metrics"]["loss"] < 2.4  # below uniform guessing over 18 tokens (2.89): it learned something
+    first = read_metrics(run_dir)[0]["loss"]
+    # It learned something: the held-out loss fell, and below uniform guessing over 18 tokens (2.89).
+    assert record["metrics"]["loss"] < min(first - 0.1, 2.8), (first, record["metrics"]["loss"])
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["model_config"]["pos_embedding"] == kind
 

@@ -142,7 +142,7 @@ def test_rerunning_a_sweep_skips_completed_runs(tmp_path):
 
 
 BAD_OVERRIDES = [
-    ("task=div", "Could not find 'task/div'; choose one of add, mod, mul, sub"),
+    ("task=div", "Could not find 'task/div'; choose one of add, mix, mod, mul, sub"),
     ("task.format=json", "task.format='json' is unknown"),
     ("task.n_digits=0", "task.n_digits=0 must be an integer in [1, 18]"),
     ("task.n_digits=x", "task.n_digits='x' must be of type int"),
