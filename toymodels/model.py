@@ -221,6 +221,15 @@ class StackedEmbedding(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(members, rows, d))
 
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Member i's rows for ids[i]: (members, ...) ids → (members, ..., d)."""
+        members, rows, d = self.weight.shape
+        if members == 1:
+            return F.embedding(ids, self.weight[0])
+        # One look-up in the members' tables laid end to end.
+        offsets = torch.arange(members, device=ids.device).view(-1, *([1] * (ids.dim() - 1))) * rows
+        return F.embedding(ids + offsets, self.weight.reshape(-1, d))
+
 
 # Parameters that GPT-2 initialises with a depth-scaled standard deviation (residual projections).
 _RESIDUAL_OUT = ("attn.out.weight", "mlp.2.weight")
@@ -288,12 +297,7 @@ class Transformer(nn.Module):
             raise ValueError(f"inputs for {idx.shape[0]} members given to a {m}-member model")
         if self.cfg.pos_embedding == "learned" and start + t > self.cfg.context:
             raise ValueError(f"sequence of {start + t} tokens exceeds model.context={self.cfg.context}")
-        table, d = self.tok.weight, self.cfg.d_model
-        if m == 1:
-            x = F.embedding(idx, table[0])
-        else:  # one look-up in the members' tables laid end to end
-            offsets = torch.arange(m, device=idx.device).view(m, 1, 1) * self.cfg.vocab_size
-            x = F.embedding(idx + offsets, table.reshape(-1, d))
+        x = self.tok(idx)
         kind = self.cfg.pos_embedding
         if kind == "learned":
             x = x + self.pos.weight[:, None, start : start + t]
@@ -303,7 +307,8 @@ class Transformer(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x, None if caches is None else caches[i], logits_from if i == last else 0)
         x = self.ln_f(x)
-        logits = torch.bmm(x.reshape(m, -1, d), table.transpose(1, 2)).view(*x.shape[:-1], -1)
+        table = self.tok.weight
+        logits = torch.bmm(x.reshape(m, -1, x.shape[-1]), table.transpose(1, 2)).view(*x.shape[:-1], -1)
         return logits[0] if unstacked else logits
 
     def _abacus(self, positions: torch.Tensor | None, shape: torch.Size) -> torch.Tensor:
@@ -314,11 +319,9 @@ class Transformer(nn.Module):
             raise ValueError(f"{positions.shape[-1]} position ids for {shape[-1]} input tokens")
         if int(positions.max()) >= self.pos.weight.shape[1]:
             raise ValueError(f"abacus id {int(positions.max())} exceeds the table's {self.pos.weight.shape[1]} rows")
-        table = self.pos.weight  # (members, rows, d)
-        if positions.dim() == 3:  # per member: one look-up in the members' tables laid end to end
-            offsets = torch.arange(self.members, device=positions.device).view(-1, 1, 1) * table.shape[1]
-            return F.embedding(positions + offsets, table.reshape(-1, table.shape[-1]))
-        looked_up = table[:, positions]  # (members, time, d) or (members, batch, time, d)
+        if positions.dim() == 3:  # per member
+            return self.pos(positions)
+        looked_up = self.pos.weight[:, positions]  # (members, time, d) or (members, batch, time, d)
         return looked_up[:, None] if positions.dim() == 1 else looked_up
 
     @torch.no_grad()

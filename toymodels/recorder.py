@@ -97,10 +97,6 @@ class RunRecorder(L.Callback):
         self.done: int | None = None  # the step of the last evaluation point
 
     @property
-    def run_dir(self) -> Path:
-        return self.members[0].run_dir
-
-    @property
     def columns(self) -> list[str]:
         train = TRAIN_METRICS if self.train_evaluator is not None else ()
         return ["step", "tokens", "flops", "wall_seconds", *self.evaluator.metric_columns, *train]

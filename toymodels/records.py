@@ -65,6 +65,15 @@ def grok_gap(points: list[dict], level: float = GROK_LEVEL) -> dict | str:
     }
 
 
+def gap_text(gap) -> str:
+    """A run's grok_gap record in one line: `train ≥ 0.99 at 1.2e+09, held-out at 8.4e+09 FLOPs (7.0x; steps
+    120 → 840)`, or why there is none."""
+    if not isinstance(gap, dict):
+        return str(gap or NOT_GROKKED)
+    return (f"train ≥ {gap['level']} at {gap['train']['flops']:.1e}, held-out at {gap['heldout']['flops']:.1e} "
+            f"FLOPs ({gap['ratio']:.1f}x; steps {gap['train']['step']} → {gap['heldout']['step']})")
+
+
 def atomic_write(path: Path, content: str | Callable[[Path], None]) -> None:
     """Write a file so that readers see the old or the new content, never a partial one.
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from toymodels.config import build_run, check_sweep_strategy, config_dir
 from toymodels.errors import ConfigError, DivergedError
-from toymodels.records import read_run_json
+from toymodels.records import gap_text, read_run_json
 from toymodels.sweeps import count_jobs, sweep_axes
 
 
@@ -167,18 +167,10 @@ def _fit_run(spec, members: list[tuple], in_sweep: bool) -> dict:
                 flush=True,
             )
             if "grok_gap" in record:
-                print(f"[toymodels] {record.get('name')}: {grok_gap_text(record['grok_gap'])}", flush=True)
+                print(f"[toymodels] {record.get('name')}: grok_gap: {gap_text(record['grok_gap'])}", flush=True)
     if not in_sweep and any(r.get("status") == "diverged" for r in records):
         sys.exit(3)
     return records[0]
-
-
-def grok_gap_text(gap) -> str:
-    """One line for a run's grok_gap record."""
-    if not isinstance(gap, dict):
-        return f"grok_gap: {gap}"
-    return (f"grok_gap: train exact match >= {gap['level']} at step {gap['train']['step']}, held-out at step "
-            f"{gap['heldout']['step']} ({gap['ratio']:.1f}x the compute, +{gap['flops']:.2e} FLOPs)")
 
 
 FINAL_STATUSES = ("completed", "diverged")
@@ -380,7 +372,7 @@ def check_command_line(args: list[str]) -> None:
             elif count_jobs(axes) > 1:
                 swept = next(key for key, values in axes.items() if len(values) > 1)
                 raise ConfigError(f"{swept} lists several values: add -m to sweep over them")
-            trained_by: dict[Path, str] = {}  # member folder -> the job that trains it
+            trained_by: dict[Path, tuple[str, int]] = {}  # member folder -> (the job that trains it, its seed)
             for job in itertools.islice(itertools.product(*axes.values()), MAX_CHECKED_JOBS):
                 cfg = compose("train", overrides=deletes + list(job), return_hydra_config=True)
                 spec = build_run(cfg)

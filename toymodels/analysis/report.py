@@ -32,7 +32,7 @@ from toymodels.analysis.figures import (
     threshold,
 )
 from toymodels.analysis.sweep import SweepError, load_sweep
-from toymodels.records import METRICS, atomic_write, jsonable, write_json
+from toymodels.records import METRICS, atomic_write, gap_text, jsonable, write_json
 
 PROG = "toymodels-report"
 OUTPUTS = (*FIGURES, "summary.json", "summary.md")
@@ -132,7 +132,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines += ["", *datascale.markdown(summary["data_scaling"])]
     if summary.get("grok"):
         lines += ["", "## Grok gap (train exact match ≥ 0.99 → held-out ≥ 0.99)", ""]
-        lines += [f"- {g['name']}: {training.gap_text(g['grok_gap'])}" for g in summary["grok"]]
+        lines += [f"- {g['name']}: {gap_text(g['grok_gap'])}" for g in summary["grok"]]
     extra = [*(["training.png"] if summary.get("grok") is not None else []),
              *(["data_scaling.png"] if summary.get("data_scaling") else [])]
     lines += ["", *(f"![{name}]({name})" for name in (*FIGURES, *extra)), ""]

@@ -17,17 +17,9 @@ import numpy as np
 
 from toymodels.analysis.datascale import group_runs
 from toymodels.analysis.sweep import RunRecord, load_run, read_metrics_csv
-from toymodels.records import NOT_GROKKED
+from toymodels.records import gap_text
 
 MAX_PANELS = 12
-
-
-def gap_text(gap: Any) -> str:
-    """`train 0.99 at 1.2e+09, held-out at 8.4e+09 FLOPs (7.0x)`, or why there is none."""
-    if not isinstance(gap, dict):
-        return str(gap or NOT_GROKKED)
-    return (f"train ≥ {gap['level']} at {gap['train']['flops']:.1e}, held-out at {gap['heldout']['flops']:.1e} "
-            f"FLOPs ({gap['ratio']:.1f}x; steps {gap['train']['step']} → {gap['heldout']['step']})")
 
 
 def grok_summary(runs: list[RunRecord]) -> list[dict[str, Any]]:
