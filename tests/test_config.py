@@ -106,3 +106,14 @@ def test_declared_minimum_versions_have_the_features_the_code_uses():
     from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
     assert "cpu" in _get_fused_kernels_supported_devices()
+
+
+def test_symbols_encoding_sizes_the_vocabulary_and_names_the_run():
+    cfg = compose_train("task=mod", "task.p=13", "task.format=plain", "task.encoding=symbols", "eval.size=50")
+    assert cfg.task.id == "mod13add-symbols"
+    spec = build_run(cfg)
+    assert spec.model.vocab_size == 18 + 13
+    assert spec.model.context == spec.task.seq_len - 1 == 5
+    with pytest.raises(ConfigError, match="abacus cannot index"):
+        build_run(compose_train("task=mod", "task.p=13", "task.format=plain", "task.encoding=symbols",
+                                "eval.size=50", "model.pos_embedding=abacus"))

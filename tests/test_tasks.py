@@ -292,3 +292,46 @@ def test_carries_match_a_python_reference(name, op, p, n_digits):
 def test_max_carries_is_the_largest_count(name, op, p, n_digits):
     task = Task(name=name, n_digits=n_digits, op=op, p=p)
     assert task.max_carries == task.carries(*task._enumerate()).max()
+
+
+# ----- task.encoding=symbols: one token per residue (the grokking papers' layout) ----------------
+def test_symbols_write_each_residue_as_one_token():
+    task = Task(name="mod", p=31, op="add", format="plain", encoding="symbols")
+    a, b = task._enumerate()
+    rows = task.encode_rows(a, b)
+    assert rows.shape == (31 * 31, task.seq_len) and task.seq_len == 6  # a + b = c END
+    assert decode(rows[3 * 31 + 5]) == "[3]+[5]=[8]$"
+    assert rows.max() < task.vocab_size == 18 + 31
+    answers = answer_significance(rows[:, task.prompt_len:], task)[:, 0]
+    assert (answers == (a + b) % 31).all()
+    assert task.chance == {"exact_match": 1 / 31, "digit_accuracy": 1 / 31}
+    # The partition does not depend on the encoding: the same problems are held out.
+    digits = Task(name="mod", p=31, op="add", format="plain")
+    assert (task.is_heldout(a, b) == digits.is_heldout(a, b)).all()
+    assert (task.carries(a, b) == digits.carries(a, b)).all()  # carries of the decimal operation
+
+
+def test_symbols_answer_field_scores_wrong_and_missing_tokens():
+    task = Task(name="mod", p=7, op="mul", format="plain", encoding="symbols")
+    field = np.array([[18 + 3, 17], [18 + 6, 17], [17, 0], [5, 17]])  # a symbol, another, END only, a digit
+    assert answer_significance(field, task)[:, 0].tolist() == [3, 6, -1, -1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "add", "encoding": "symbols", "format": "plain"}, "needs task=mod"),
+        ({"name": "mod", "encoding": "symbols", "format": "scratchpad"}, "needs task=mod with task.format=plain"),
+        ({"name": "mod", "encoding": "bytes", "format": "plain"}, "task.encoding='bytes' is unknown"),
+    ],
+)
+def test_bad_encodings_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Task(**kwargs)
+
+
+def test_symbols_cannot_take_abacus_positions():
+    from toymodels.positions import abacus_ids
+
+    with pytest.raises(ValueError, match="one token and has no digits"):
+        abacus_ids(Task(name="mod", p=13, format="plain", encoding="symbols"))

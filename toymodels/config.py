@@ -19,11 +19,14 @@ from toymodels.tasks import VOCAB, Task
 
 def _register_resolvers() -> None:
     """OmegaConf resolvers the shipped configs use: ``${train_size_tag:N}`` is "" for null, "-nN" otherwise
-    (a finite training set's size in the task id, so runs of a train_size sweep get their own folders)."""
+    (a finite training set's size in the task id, so runs of a train_size sweep get their own folders);
+    ``${mod_layout:ENCODING,FORMAT}`` is the format, or "symbols" for one token per residue."""
     from omegaconf import OmegaConf
 
     if not OmegaConf.has_resolver("train_size_tag"):
         OmegaConf.register_new_resolver("train_size_tag", lambda n: "" if n is None else f"-n{n}")
+    if not OmegaConf.has_resolver("mod_layout"):
+        OmegaConf.register_new_resolver("mod_layout", lambda enc, fmt: "symbols" if enc == "symbols" else fmt)
 
 
 _register_resolvers()
@@ -291,7 +294,7 @@ def build_run(cfg) -> RunConfig:
     model_values.setdefault("context", None)
     if model_values["context"] is None:
         model_values["context"] = task.seq_len - 1
-    model_values["vocab_size"] = len(VOCAB)
+    model_values["vocab_size"] = getattr(task, "vocab_size", len(VOCAB))
     model = _build(ModelConfig, model_values, "model")
     if model.pos_embedding == "abacus" and isinstance(task, Mixture):
         raise ConfigError("model.pos_embedding=abacus cannot index task=mix: its skills have different layouts")

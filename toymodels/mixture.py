@@ -215,6 +215,8 @@ def _skill(i: int, entry, shared: dict) -> tuple[str, Task, float | None]:
         task = Task(name=task_name, **values)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{where}: {err}") from None
+    if task.symbols:
+        raise ConfigError(f"{where}: task.encoding=symbols is not available in task=mix (one shared vocabulary)")
     return name, task, weight
 
 

@@ -33,6 +33,11 @@ def abacus_ids(task: Task) -> np.ndarray:
 
     Raises ValueError (one line) for a layout whose digit significances are not fixed.
     """
+    if getattr(task, "symbols", False):
+        raise ValueError(
+            f"model.pos_embedding=abacus cannot index {task.label}: with task.encoding=symbols a number is one "
+            "token and has no digits; use model.pos_embedding=learned"
+        )
     if not task.pad_answer and task.format != "reversed":
         raise ValueError(
             f"model.pos_embedding=abacus cannot index {task.label} with task.pad_answer=false: an unpadded answer "

@@ -27,6 +27,10 @@ VOCAB = "_0123456789+-*%=;$"
 PAD, END = 0, len(VOCAB) - 1
 STOI = {c: i for i, c in enumerate(VOCAB)}
 DIGIT0 = STOI["0"]  # token id of digit d is DIGIT0 + d
+# task.encoding=symbols (mod only): every number < p is one token of its own, SYMBOL0 + value, past the
+# shared characters (the layout of the grokking papers); such a task's vocabulary is len(VOCAB) + p.
+SYMBOL0 = len(VOCAB)
+ENCODINGS = ("digits", "symbols")
 
 TASKS = ("add", "sub", "mul", "mod")
 FORMATS = ("plain", "reversed", "scratchpad")
@@ -50,8 +54,8 @@ def encode(text: str) -> list[int]:
 
 
 def decode(ids) -> str:
-    """The string of a sequence of token ids."""
-    return "".join(VOCAB[int(i)] for i in ids)
+    """The string of a sequence of token ids (a symbol token reads as its value in brackets, e.g. [12])."""
+    return "".join(VOCAB[int(i)] if int(i) < SYMBOL0 else f"[{int(i) - SYMBOL0}]" for i in ids)
 
 
 def to_digits(x: np.ndarray, width: int) -> np.ndarray:
@@ -90,6 +94,9 @@ class Task:
     p: int = 97  # mod only
     op: str = "add"  # mod only: the operation before reduction
     split_seed: int = 0  # mod only: the permutation that makes the split
+    # mod only: "digits" writes numbers in decimal digits; "symbols" gives every residue its own token
+    # (operands and answer are one token each, the prompt is "a+b=", as in the grokking papers).
+    encoding: str = "digits"
 
     def __post_init__(self) -> None:
         # Frozen: fill the per-task defaults in place.
@@ -111,6 +118,13 @@ class Task:
                 )
         elif not 1 <= self.n_digits <= MAX_DIGITS:
             raise ValueError(f"task.n_digits={self.n_digits} must be an integer in [1, {MAX_DIGITS}]")
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"task.encoding={self.encoding!r} is unknown; choose one of {', '.join(ENCODINGS)}")
+        if self.encoding == "symbols" and (self.name != "mod" or self.format != "plain"):
+            raise ValueError(
+                f"task.encoding=symbols needs task=mod with task.format=plain (one token per residue), "
+                f"not {self.name} with format {self.format}"
+            )
         if not 0.0 < self.train_fraction < 1.0:
             raise ValueError(f"task.train_fraction={self.train_fraction} must be in (0, 1)")
         if self.split not in SPLITS:
@@ -126,16 +140,40 @@ class Task:
     def label(self) -> str:
         """Human-readable name, e.g. '3-digit add (reversed)'."""
         if self.name == "mod":
-            return f"{self.op} mod {self.p} ({self.format})"
+            return f"{self.op} mod {self.p} ({'symbols' if self.symbols else self.format})"
         return f"{self.n_digits}-digit {self.name} ({self.format})"
 
     @property
+    def symbols(self) -> bool:
+        """True when every number is one token (task.encoding=symbols)."""
+        return self.encoding == "symbols"
+
+    @property
+    def base(self) -> int:
+        """How many values one answer token takes: 10 digits, or p symbols."""
+        return self.p if self.symbols else 10
+
+    @property
+    def token0(self) -> int:
+        """The token id of value 0 of a number's tokens (digit 0, or symbol 0)."""
+        return SYMBOL0 if self.symbols else DIGIT0
+
+    @property
+    def vocab_size(self) -> int:
+        """Token ids this task's rows use: the shared characters, plus p symbols with encoding=symbols."""
+        return len(VOCAB) + (self.p if self.symbols else 0)
+
+    @property
     def operand_width(self) -> int:
+        if self.symbols:
+            return 1
         return len(str(self.p - 1)) if self.name == "mod" else self.n_digits
 
     @property
     def answer_width(self) -> int:
-        """Digits in the (zero-padded) answer."""
+        """Digits (tokens) in the (zero-padded) answer."""
+        if self.symbols:
+            return 1
         n = self.n_digits
         return {"add": n + 1, "sub": n, "mul": 2 * n, "mod": len(str(self.p - 1))}[self.name]
 
@@ -150,7 +188,7 @@ class Task:
 
     @property
     def _suffix(self) -> str:
-        return f"%{self.p}=" if self.name == "mod" else "="
+        return f"%{self.p}=" if self.name == "mod" and not self.symbols else "="
 
     @property
     def prompt_len(self) -> int:
@@ -222,7 +260,8 @@ class Task:
             return to_digits(a - b, self.answer_width)
         if self.name == "mul":
             return _long_multiply(a, b, self.n_digits)[0]
-        return to_digits(self._unreduced(a, b) % self.p, self.answer_width)
+        reduced = self._unreduced(a, b) % self.p
+        return reduced[:, None].astype(np.int64) if self.symbols else to_digits(reduced, self.answer_width)
 
     def _unreduced(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The mod result before reduction, never negative: a + b, a - b + p, or a * b."""
@@ -235,9 +274,10 @@ class Task:
         a < b); mul: columns of the long multiplication whose column sum, plus the carry coming
         in, carries a non-zero amount out. For mod, the operation before reduction.
         """
+        width = len(str(self.p - 1)) if self.name == "mod" else self.n_digits  # decimal, whatever the encoding
         if self._op == "mul":
-            return _long_multiply(a, b, self.operand_width)[1]
-        return _columns(a, b, self._op, self.operand_width)[0].sum(1)
+            return _long_multiply(a, b, width)[1]
+        return _columns(a, b, self._op, width)[0].sum(1)
 
     @property
     def max_carries(self) -> int:
@@ -265,7 +305,10 @@ class Task:
         w = self.operand_width
         sym = np.full((n, 1), STOI[self._symbol])
         suffix = np.tile(np.array(encode(self._suffix)), (n, 1))
-        parts = [DIGIT0 + to_digits(a, w), sym, DIGIT0 + to_digits(b, w), suffix]
+        if self.symbols:
+            parts = [SYMBOL0 + a[:, None], sym, SYMBOL0 + b[:, None], suffix]
+        else:
+            parts = [DIGIT0 + to_digits(a, w), sym, DIGIT0 + to_digits(b, w), suffix]
         if self.format == "scratchpad":
             parts += [DIGIT0 + self._scratchpad(a, b), np.full((n, 1), STOI[";"])]
         parts.append(self._answer_field(self.answers(a, b)))
@@ -276,8 +319,8 @@ class Task:
         n, width = digits.shape
         if self.format == "reversed":
             digits = digits[:, ::-1]
-        if self.pad_answer:
-            return np.concatenate([DIGIT0 + digits, np.full((n, 1), END)], axis=1)
+        if self.pad_answer or self.symbols:
+            return np.concatenate([self.token0 + digits, np.full((n, 1), END)], axis=1)
         # Drop leading zeros (keep at least one digit); the significant digits sit first.
         length = significant_length(digits[:, ::-1] if self.format == "reversed" else digits)
         out = np.full((n, width + 1), PAD)
@@ -430,6 +473,8 @@ def _mod_heldout_table(p: int, train_fraction: float, split: str, split_seed: in
 
 @functools.lru_cache(maxsize=64)
 def _chance(task: Task) -> dict[str, float]:
+    if task.symbols:  # one answer token: a uniform guess of a residue is right 1/p of the time
+        return {"exact_match": 1 / task.p, "digit_accuracy": 1 / task.p}
     largest, width = task._max_answer, task.answer_width
     # hits[i, d]: probability that the guess has the digit d at 10**i (Python ints: exact).
     hits = np.zeros((width, 10))
@@ -485,7 +530,8 @@ def answer_significance(answer_tokens: np.ndarray, task: Task) -> np.ndarray:
     width = task.answer_width
     tok = answer_tokens[:, :width + 1]
     length = answer_length(tok).clip(max=width)
-    digit = np.where((tok >= DIGIT0) & (tok < DIGIT0 + 10), tok - DIGIT0, -1)
+    t0 = task.token0
+    digit = np.where((tok >= t0) & (tok < t0 + task.base), tok - t0, -1)
     sig = np.arange(width)[None, :]
     if task.format == "reversed":
         pos = np.broadcast_to(sig, (len(tok), width))
