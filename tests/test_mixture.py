@@ -212,13 +212,17 @@ def test_bad_skill_lists_are_refused_with_one_line(case):
     assert "\n" not in str(err.value)
 
 
-def test_a_mixture_refuses_a_finite_training_set_and_abacus_positions():
+def test_a_mixture_refuses_a_finite_training_set_and_abacus_on_a_scratchpad_or_mixed_formats():
     with pytest.raises(ConfigError, match="task.train_size is not available with task=mix"):
         build_run(_config(train_size=100))
-    cfg = _config()
-    cfg["model"]["pos_embedding"] = "abacus"
-    with pytest.raises(ConfigError, match="abacus cannot index task=mix"):
-        build_run(cfg)
+    for skills, message in [
+        ([{"task": "add", "n_digits": 2, "format": "scratchpad"}], "cannot index skill add2's scratchpad"),
+        ([{"task": "add", "n_digits": 2, "format": "plain"}, {"task": "add", "n_digits": 3}], "needs one format"),
+    ]:
+        cfg = _config(skills=skills)
+        cfg["model"]["pos_embedding"] = "abacus"
+        with pytest.raises(ConfigError, match=message):
+            build_run(cfg)
 
 
 # Every case goes through build_run above; two of them through the real command line.

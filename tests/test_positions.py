@@ -15,7 +15,7 @@ from toymodels.model import (
     total_params,
     training_flops_per_token,
 )
-from toymodels.positions import abacus_ids, training_positions
+from toymodels.positions import abacus_ids, row_abacus_ids, training_positions
 from toymodels.tasks import DIGIT0, FORMATS, Task, to_digits
 
 TASKS = [dict(name=n, n_digits=d) for n in ("add", "sub", "mul") for d in (1, 3)] + [
@@ -169,3 +169,45 @@ def test_abacus_on_an_unindexable_layout_is_one_line_and_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "cannot index" in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("fmt", ["plain", "reversed"])
+@pytest.mark.parametrize("spec", TASKS, ids=lambda s: "-".join(str(v) for v in s.values()))
+def test_ids_read_off_the_tokens_equal_the_layout_ids(spec, fmt):
+    task = Task(format=fmt, **spec)
+    a, b = task._sample_uniform(np.random.default_rng(0), 300)
+    rows = torch.from_numpy(task.encode_rows(a, b))
+    expected = np.broadcast_to(abacus_ids(task), rows.shape)
+    assert (row_abacus_ids(rows, fmt == "reversed").numpy() == expected).all()
+
+
+def test_a_mixture_batch_gets_each_skill_its_own_ids():
+    from toymodels.mixture import build_mixture
+
+    mix = build_mixture({"name": "mix", "skills": [{"task": "add", "n_digits": 1}, {"task": "sub", "n_digits": 3},
+                                                   {"task": "add", "n_digits": 5, "weight": 0}],
+                         "shared": {"format": "reversed"}})
+    rows, which = mix.sample_rows(np.random.default_rng(0), 200)
+    ids = row_abacus_ids(torch.from_numpy(rows), True).numpy()
+    for i, skill in enumerate(mix.skills[:2]):
+        # The skill's own layout ids, after the PAD columns that align its '=' with the mixture's.
+        expected = abacus_ids(mix.padded(skill))
+        assert (ids[which == i][:, : len(expected)] == expected).all()
+        assert (ids[which == i][:, len(expected):] == 0).all()
+    assert len(abacus_ids(mix.padded(mix.skills[2]))) == mix.seq_len
+
+
+@pytest.mark.slow
+def test_a_mixture_trains_with_abacus_positions_and_scores_an_eval_only_length(tmp_path):
+    import json
+
+    run_dir = tmp_path / "run"
+    proc = run_cli("toymodels.train", "task=mix", "task.skills=[{task:add,n_digits:1},{task:add,n_digits:2},"
+                   "{task:add,n_digits:3,weight:0}]", "task.shared.format=reversed", "model=d8",
+                   "model.pos_embedding=abacus", "train.tokens=null", "train.steps=60", "eval.size=100",
+                   "verbose=false", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "completed" and record["pos_embedding"] == "abacus"
+    rows = read_metrics(run_dir)
+    assert "add3/exact_match" in rows[-1] and rows[-1]["loss"] < rows[0]["loss"] - 0.1

@@ -296,13 +296,11 @@ def build_run(cfg) -> RunConfig:
         model_values["context"] = task.seq_len - 1
     model_values["vocab_size"] = getattr(task, "vocab_size", len(VOCAB))
     model = _build(ModelConfig, model_values, "model")
-    if model.pos_embedding == "abacus" and isinstance(task, Mixture):
-        raise ConfigError("model.pos_embedding=abacus cannot index task=mix: its skills have different layouts")
     if model.pos_embedding == "abacus":
-        from toymodels.positions import abacus_ids
+        from toymodels.positions import abacus_ids, check_mixture_abacus
 
         try:
-            abacus_ids(task)
+            check_mixture_abacus(task.skills) if isinstance(task, Mixture) else abacus_ids(task)
         except ValueError as err:
             raise ConfigError(str(err)) from None
     if model.context < task.seq_len - 1:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from toymodels.errors import DivergedError
 from toymodels.model import ModelConfig, Transformer, flops_6nd_per_token, training_flops_per_token
-from toymodels.positions import abacus_ids, training_positions
+from toymodels.positions import abacus_ids, row_abacus_ids, training_positions
 from toymodels.tasks import PAD, Task
 
 
@@ -82,23 +82,30 @@ class ArithmeticLM(L.LightningModule):
         self.last_losses = torch.zeros(len(self.seeds))
         self.died: list[tuple[int, str]] = []  # (member, why) for members that diverged since last asked
         self.all_alive = True  # kept on the host, so that no step syncs a GPU to ask
-        self.layout = abacus_ids(task) if model_cfg.pos_embedding == "abacus" else None
+        # Abacus: one layout of ids for a task; a mixture's rows have their skill's layout, read off the tokens.
+        self.abacus = model_cfg.pos_embedding == "abacus"
+        self.layout = abacus_ids(task) if self.abacus and not hasattr(task, "skills") else None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Checkpoints record the model's shape and position encoding (checked before a resume)."""
         checkpoint["model_config"] = dataclasses.asdict(self.model.cfg)
 
-    def positions(self, rows: int, seq: int) -> torch.Tensor | None:
-        """Abacus position ids of a training batch (members, rows, seq), each row's digits shifted by a
-        random offset in [0, abacus_offset] drawn from (member seed, step, rank): reproducible and resumable."""
-        if self.layout is None:
+    def positions(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """Abacus position ids of a training batch's inputs (members, rows, seq), each row's digits shifted by
+        a random offset in [0, abacus_offset] drawn from (member seed, step, rank): reproducible and resumable."""
+        if not self.abacus:
             return None
         trainer = self._trainer
         rank = trainer.global_rank if trainer is not None else 0
         top = self.model.cfg.abacus_offset
-        ids = [training_positions(self.layout[:seq], np.random.default_rng([seed, self.global_step, rank, 7])
-                                  .integers(0, top + 1, size=rows)) for seed in self.seeds]
-        return torch.from_numpy(np.stack(ids)).to(self.device)
+        members, rows, seq = inputs.shape
+        offsets = np.stack([np.random.default_rng([seed, self.global_step, rank, 7]).integers(0, top + 1, size=rows)
+                            for seed in self.seeds])
+        if self.layout is not None:
+            ids = [training_positions(self.layout[:seq], member_offsets) for member_offsets in offsets]
+            return torch.from_numpy(np.stack(ids)).to(self.device)
+        base = row_abacus_ids(inputs, self.task.skills[0].task.format == "reversed")
+        return base + (base > 0) * torch.from_numpy(offsets).to(base.device)[..., None]
 
     def on_train_start(self) -> None:
         self.all_alive = bool(self.alive.all())  # after a resume, the checkpoint's members
@@ -118,8 +125,7 @@ class ArithmeticLM(L.LightningModule):
         if batch.dim() == 2:
             batch = batch[None]
         start = self.task.prompt_len - 1  # the first prediction that belongs to the target
-        positions = self.positions(batch.shape[1], batch.shape[-1] - 1)
-        logits = self.model(batch[..., :-1], positions=positions)[:, :, start:]
+        logits = self.model(batch[..., :-1], positions=self.positions(batch[..., :-1]))[:, :, start:]
         targets = batch[..., start + 1 :]
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD,
                               reduction="none").view(targets.shape[0], -1)

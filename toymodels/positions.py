@@ -1,6 +1,6 @@
 """Abacus position ids (McLeish et al. 2024): each digit's index within its own number.
 
-Pure NumPy (no torch). With ``model.pos_embedding=abacus`` a token's position embedding is not
+With ``model.pos_embedding=abacus`` a token's position embedding is not
 looked up by where it sits in the sequence but by which digit of its number it is: the digit of
 10**i gets id i + 1 in both operands, in the answer and in each scratchpad number, so that digit i
 of a, digit i of b and digit i of a + b share an embedding whatever the layout; every other token
@@ -14,13 +14,18 @@ A layout is indexable only when each position's significance is fixed. Unpadded 
 most significant digit first (``task.pad_answer=false`` with ``plain`` or ``scratchpad``) are not:
 the significance of the answer's first digit depends on its length, which is unknown while the
 model writes it. Those layouts are refused.
+
+A mixture (``task=mix``) has one layout per skill in one batch, so its training ids are read off
+each row's tokens (:func:`row_abacus_ids`: every run of digits is a number); that needs skills
+without a scratchpad, in one format. Each skill is evaluated with its own layout's ids.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from toymodels.tasks import Task
+from toymodels.tasks import DIGIT0, STOI, Task
 
 
 def _most_significant_first(width: int) -> np.ndarray:
@@ -33,6 +38,9 @@ def abacus_ids(task: Task) -> np.ndarray:
 
     Raises ValueError (one line) for a layout whose digit significances are not fixed.
     """
+    lead = getattr(task, "lead", 0)
+    if lead:  # a mixture's skill, laid out after `lead` PAD columns
+        return np.concatenate([np.zeros(lead, dtype=np.int64), abacus_ids(task.plain())])
     if getattr(task, "symbols", False):
         raise ValueError(
             f"model.pos_embedding=abacus cannot index {task.label}: with task.encoding=symbols a number is one "
@@ -65,6 +73,40 @@ def abacus_ids(task: Task) -> np.ndarray:
     ids = np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
     assert ids.size == task.seq_len, (ids.size, task.seq_len)
     return ids
+
+
+def row_abacus_ids(rows: torch.Tensor, reversed_answer: bool) -> torch.Tensor:
+    """Abacus ids read off token rows (..., time): each maximal run of digits is a number, written most
+    significant digit first (ids run-length..1), except the answer after '=' when ``reversed_answer``
+    (ids 1..run-length); 0 elsewhere. For every layout without a scratchpad this equals
+    :func:`abacus_ids` of the row's task, so rows of different tasks (a mixture's batch) get their own ids.
+    """
+    digit = (rows >= DIGIT0) & (rows < DIGIT0 + 10)
+    left, right = torch.zeros_like(rows), torch.zeros_like(rows)
+    run_l, run_r = torch.zeros_like(rows[..., 0]), torch.zeros_like(rows[..., 0])
+    time = rows.shape[-1]
+    for t in range(time):  # run lengths ending at t (from the left) and starting at t (from the right)
+        run_l = (run_l + 1) * digit[..., t]
+        left[..., t] = run_l
+        run_r = (run_r + 1) * digit[..., time - 1 - t]
+        right[..., time - 1 - t] = run_r
+    if not reversed_answer:
+        return right
+    after_eq = torch.cumsum(rows == STOI["="], dim=-1) > 0
+    return torch.where(after_eq, left, right)
+
+
+def check_mixture_abacus(skills) -> None:
+    """Raise ValueError (one line) unless every skill's layout can be indexed from its tokens."""
+    formats = {s.task.format for s in skills}
+    for s in skills:
+        abacus_ids(s.task)  # the single-task checks (unpadded plain answers, symbols)
+        if s.task.format == "scratchpad":
+            raise ValueError(f"model.pos_embedding=abacus with task=mix cannot index skill {s.name}'s scratchpad; "
+                             "use formats plain or reversed")
+    if len(formats) > 1:
+        raise ValueError(f"model.pos_embedding=abacus with task=mix needs one format for every skill, not "
+                         f"{' and '.join(sorted(formats))}")
 
 
 def training_positions(ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
