@@ -121,3 +121,40 @@ def test_unknown_mirage_skill_is_one_line_exit_2(mixture_report, capsys):
     assert report.main([str(mixture_report["root"]), "--mirage", "div9"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "div9" in err[0] and "add2" in err[0]
+
+
+def test_a_mixture_sweep_with_arms_compares_the_arms_per_skill(tmp_path):
+    """Two arms of model.pos_embedding on one mixture: abacus learns add3 a decade earlier and the
+    evaluation-only add4 at all; the report gives each arm its abilities and each skill its arms."""
+    rng = np.random.default_rng(1)
+    jumps = {"learned": {"add3": 12.75, "add4": None}, "abacus": {"add3": 11.75, "add4": 12.25}}
+    for arm, moved in jumps.items():
+        for model, flops in SIZES.items():
+            for seed in SEEDS:
+                run_dir = tmp_path / f"mix-{model}-{arm}-s{seed}"
+                run_dir.mkdir()
+                x = math.log10(flops) + 0.01 * seed
+                final = _metrics(x, rng)
+                for name, x0 in moved.items():
+                    final[f"{name}/exact_match"] = 0.0 if x0 is None else float(analysis.sigmoid(x, 0.0, 1.0, x0, 0.05))
+                info = {"status": "completed", "task": "mix", "task_label": "mixture", "model": model, "seed": seed,
+                        "flops": 10**x, "non_embedding_params": int(flops / 1e6), "eval_size": 500,
+                        "skills": _skill_records(), "metrics": final,
+                        "config": {"model": {"name": model, "pos_embedding": arm}, "seed": seed}}
+                (run_dir / "run.json").write_text(json.dumps(info))
+                (run_dir / "metrics.csv").write_text(f"step,flops,loss\n1,{10 ** (x - 1)},{final['loss']}\n")
+    assert report.main([str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["arm_axis"] == "model.pos_embedding"
+    assert sorted(summary["labels"]) == ["model.pos_embedding=abacus", "model.pos_embedding=learned"]
+    for name in ("abilities_1.png", "abilities_2.png", "arms_add3.png", "arms_add4.png", "summary.md"):
+        assert (tmp_path / name).is_file(), name
+    learned, abacus = (summary["arms"][f"model.pos_embedding={arm}"]["skills"] for arm in ("learned", "abacus"))
+    assert abs(math.log10(learned["add3"]["headline"]["threshold_flops"]) - 12.75) < 0.3
+    assert abs(math.log10(abacus["add3"]["headline"]["threshold_flops"]) - 11.75) < 0.3
+    assert learned["add4"]["headline"]["threshold_flops"] is None  # never learned in that arm
+    shift = next(s for s in summary["skill_arms"]["add3"]["shifts"] if s["metric"] == "exact_match")
+    sign = 1 if shift["from"].endswith("learned") else -1  # the shift is from the first arm to the second
+    assert -1.3 < sign * shift["shift_decades"] < -0.7
+    add2 = next(s for s in summary["skill_arms"]["add2"]["shifts"] if s["metric"] == "exact_match")
+    assert abs(add2["shift_decades"]) < 0.3  # an unmoved skill does not shift

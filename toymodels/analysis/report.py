@@ -31,7 +31,7 @@ from toymodels.analysis.figures import (
     save_figure,
     threshold,
 )
-from toymodels.analysis.sweep import SweepError, load_sweep
+from toymodels.analysis.sweep import Sweep, SweepError, load_sweep
 from toymodels.records import METRICS, atomic_write, gap_text, jsonable, write_json
 
 PROG = "toymodels-report"
@@ -287,6 +287,14 @@ def mixture_report(sweep, curves: dict, curve_problems: list[str], args: argpars
         print(f"{PROG}: error: --mirage {unknown[0]}: no such skill; the skills are {', '.join(skills)}",
               file=sys.stderr)
         return 2
+    try:
+        axes, arm_runs = arm_analysis.split_arms(sweep, args.arm_axis and [k for a in args.arm_axis
+                                                                             for k in a.split(",")])
+    except arm_analysis.ArmError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    if len(arm_runs) > 1:
+        return mixture_arms_report(sweep, axes, arm_runs, curves, curve_problems, args)
     summary = abilities.summarize_mixture(sweep, solve_level=args.solve_level)
     summary["missing"] += curve_problems
     summary = jsonable(summary)
@@ -311,6 +319,53 @@ def mixture_report(sweep, curves: dict, curve_problems: list[str], args: argpars
         print(f"{PROG}: warning: --wandb uploads single-task reports only; the mixture report is on disk",
               file=sys.stderr)
     return 0 if summary["n_completed"] else 1
+
+
+def mixture_arms_report(sweep, axes: list[str], arm_runs: dict, curves: dict, curve_problems: list[str],
+                        args: argparse.Namespace) -> int:
+    """A mixture sweep with arms (e.g. model.pos_embedding): per arm, its abilities (abilities_<k>.png); per
+    skill, the arms compared as in a single-task sweep (arms_<skill>.png: thresholds, shifts, crossovers)."""
+    out, labels = sweep.path, list(arm_runs)
+    per_arm = {}
+    for k, label in enumerate(labels, start=1):
+        part = Sweep(name=f"{sweep.name} [{label}]", path=sweep.path, runs=arm_runs[label],
+                     n_folders=len(arm_runs[label]))
+        per_arm[label] = jsonable(abilities.summarize_mixture(part, solve_level=args.solve_level))
+        names = {r.name for r in arm_runs[label]}
+        save_figure(plot_abilities(per_arm[label], {n: c for n, c in curves.items() if n in names}),
+                    out / f"abilities_{k}.png")
+    skills = abilities.skills_of(sweep)
+    by_skill = {}
+    for skill in skills:
+        view = abilities.skill_sweep(sweep, skill)
+        arms = arm_analysis.summarize_arms(view, axes, args.arm_metric, "train_flops", args.solve_level)
+        by_skill[skill["name"]] = jsonable(arms)
+        save_figure(plot_arms({"sweep": f"{sweep.name} — {skill['name']}", "arms": by_skill[skill["name"]]}),
+                    out / f"arms_{skill['name']}.png")
+    summary = {"sweep": sweep.name, "arm_axis": ", ".join(axes), "labels": labels, "arms": per_arm,
+               "skill_arms": by_skill, "missing": list(curve_problems)}
+    figures = [*(f"abilities_{k}.png" for k in range(1, len(labels) + 1)), *(f"arms_{s['name']}.png" for s in skills)]
+    write_json(out / "summary.json", summary)
+    lines = [f"# {sweep.name}: a mixture with {len(labels)} arms of {summary['arm_axis']}", ""]
+    for k, label in enumerate(labels, start=1):
+        lines += [f"## Arm {label} (abilities_{k}.png)", ""]
+        for name in per_arm[label]["threshold_order"]:
+            lines.append(f"- {name}: threshold {per_arm[label]['skills'][name]['headline']['threshold_text']} FLOPs")
+        lines.append("")
+    for name, arms in by_skill.items():
+        lines += [f"## Skill {name}: the arms compared (arms_{name}.png)", "",
+                  *(f"- {line}" for line in arm_lines(arms)), ""]
+    atomic_write(out / "summary.md", "\n".join(lines))
+    print(f"{sum(p['n_completed'] for p in per_arm.values())} of {len(sweep.runs)} runs "
+          f"completed (a mixture with {len(labels)} arms of {summary['arm_axis']})")
+    print(f"wrote {', '.join([*figures, 'summary.json', 'summary.md'])} in {out}")
+    for label in labels:
+        for name in per_arm[label]["threshold_order"]:
+            print(f"  {label} {name}: threshold {per_arm[label]['skills'][name]['headline']['threshold_text']} FLOPs")
+    for name, arms in by_skill.items():
+        for line in arm_lines(arms):
+            print(f"  {name}: {line}")
+    return 0 if any(p["n_completed"] for p in per_arm.values()) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
