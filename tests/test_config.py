@@ -117,3 +117,21 @@ def test_symbols_encoding_sizes_the_vocabulary_and_names_the_run():
     with pytest.raises(ConfigError, match="abacus cannot index"):
         build_run(compose_train("task=mod", "task.p=13", "task.format=plain", "task.encoding=symbols",
                                 "eval.size=50", "model.pos_embedding=abacus"))
+
+
+@pytest.mark.parametrize("decay, undecayed", [("matrices", True), ("all", False)])
+def test_weight_decay_applies_to_matrices_or_to_every_parameter(decay, undecayed):
+    from toymodels.module import ArithmeticLM
+
+    spec = build_run(compose_train("model=d8", "train.weight_decay=0.5", f"train.decay={decay}"))
+    module = ArithmeticLM(spec.model, spec.task, spec.optim, spec.batch_size, spec.max_steps, spec.seeds)
+    groups = module.configure_optimizers()["optimizer"].param_groups
+    decayed = {id(p) for g in groups if g["weight_decay"] == 0.5 for p in g["params"]}
+    norms = [p for n, p in module.model.named_parameters() if "ln" in n or n.endswith(".bias")]
+    assert norms and all((id(p) not in decayed) == undecayed for p in norms)
+    assert all(id(p) in decayed for p in module.model.parameters() if p.dim() >= 3)
+
+
+def test_unknown_decay_scope_is_one_line():
+    with pytest.raises(ConfigError, match="train.decay='some' is unknown"):
+        build_run(compose_train("train.decay=some"))

@@ -65,6 +65,13 @@ class OptimConfig:
     warmup_steps: int = 100
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
+    # What weight decay applies to: "matrices" (weights and embeddings; LayerNorm gains and biases stay
+    # undecayed, as in nanoGPT) or "all" (every parameter: torch's AdamW default, as in the grokking papers).
+    decay: str = "matrices"
+
+    def __post_init__(self) -> None:
+        if self.decay not in ("matrices", "all"):
+            raise ValueError(f"train.decay={self.decay!r} is unknown; choose matrices or all")
 
 
 class ArithmeticLM(L.LightningModule):
@@ -165,10 +172,11 @@ class ArithmeticLM(L.LightningModule):
 
     def configure_optimizers(self):
         o = self.optim
-        # Decay matrices only; LayerNorm gains and biases stay undecayed (as in nanoGPT). Weights
-        # carry a leading member axis.
-        decay = [p for p in self.parameters() if p.dim() >= 3]
-        rest = [p for p in self.parameters() if p.dim() < 3]
+        # Decay matrices only (train.decay=matrices); LayerNorm gains and biases stay undecayed (as in
+        # nanoGPT), unless train.decay=all. Weights carry a leading member axis.
+        every = o.decay == "all"
+        decay = [p for p in self.parameters() if p.dim() >= 3 or every]
+        rest = [p for p in self.parameters() if p.dim() < 3 and not every]
         opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": o.weight_decay}, {"params": rest, "weight_decay": 0.0}],
             lr=o.lr,
