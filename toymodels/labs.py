@@ -52,6 +52,9 @@ class Lab:
 
 # Tiny settings: a couple of d8/d16 runs of a few steps, so that a notebook runs top to bottom in seconds.
 _TINY = ("model=d8,d16", "train.steps=30", "eval.size=100", "train.ensemble=2")
+# Labs of single runs (finite training sets cannot be ensembled yet) run 2 at a time (the joblib
+# launcher, one thread each); tiny runs go one after another (starting workers costs more than they take).
+_PARALLEL, _SEQUENTIAL = ("hydra/launcher=parallel",), ("hydra/launcher=basic",)
 LABS: dict[str, Lab] = {
     lab.name: lab
     for lab in (
@@ -60,9 +63,10 @@ LABS: dict[str, Lab] = {
             (("model=d8,d16", "train.steps=30", "eval.size=2000", "train.ensemble=2"),),
             report_options={"resolution": 100}),
         Lab("scratchpad", 3, "Scratchpad and format", "emergence.png", ((),), (_TINY,)),
-        Lab("grokking", 4, "Grokking", "training.png", ((),), (("train.steps=40",),)),
-        Lab("data_scaling", 5, "Data scaling", "data_scaling.png", ((),),
-            (("task.train_size=64,250", "task.format=reversed", "seed=0", "train.steps=30", "eval.size=100"),)),
+        Lab("grokking", 4, "Grokking", "training.png", (_PARALLEL,), (("train.steps=40", *_SEQUENTIAL),)),
+        Lab("data_scaling", 5, "Data scaling", "data_scaling.png", (_PARALLEL,),
+            (("task.train_size=64,250", "task.format=reversed", "seed=0", "train.steps=30", "eval.size=100",
+              *_SEQUENTIAL),)),
         Lab("forecast", 6, "The forecasting challenge", "forecast.png",
             ((), ("model=d48,d64,d96", "budget.flops=null")),
             (("model=d8,d16,d24", "train.steps=20", "eval.size=100"),
@@ -122,6 +126,18 @@ def run(argv: list[str]) -> int:
         for line in proc.stdout:
             print(line, end="", flush=True)
     return proc.returncode
+
+
+def train(name: str, index: int, sweep_dir: Path | str, tiny: bool = False, extra: tuple[str, ...] = ()) -> None:
+    """Run a lab's training command `index` into `sweep_dir` (the notebooks' step); LabError if it fails."""
+    code = run(train_command(name, index, sweep_dir, tiny, tuple(extra)))
+    if code != 0:
+        raise LabError(f"the training command stopped with exit code {code} (its last lines above say why)")
+
+
+def sweep_dir(name: str, tiny: bool = False) -> Path:
+    """Where a notebook trains a lab: multirun/lab_<name> (multirun/lab_<name>_tiny on tiny settings)."""
+    return Path("multirun") / (get_lab(name).experiment + ("_tiny" if tiny else ""))
 
 
 def example_dir(name: str) -> Path:

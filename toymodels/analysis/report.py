@@ -241,7 +241,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line of `toymodels-report`."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, nargs="?",
-                        help="sweep folder: one run folder per subdirectory (with --example: a new folder to copy into)")
+                        help="sweep folder: one run folder per subdirectory (with --example: a new folder)")
     parser.add_argument("--example", metavar="LAB",
                         help=f"copy the lab's precomputed sweep ({', '.join(labs.LABS)}) into a new folder and report "
                         "it, with no training")

@@ -100,7 +100,9 @@ def plot_resolution(res: dict[str, Any], title: str):
 
     runs, small, full = res["runs"], res["n_small"], res["n_all"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    floor = 0.2 / full  # below the whole set's resolution: where zeros are drawn on the log panel
+    positive = [r[key] for r in runs for key, *_ in SERIES if r[key] > 0]
+    # Zeros are drawn at the bottom of the log panel: below the whole set's resolution and every value.
+    floor = min([0.2 / full, *(0.3 * v for v in positive)])
     for ax, log in zip(axes, (False, True)):
         for key, label, color, marker in SERIES:
             x = np.array([r["flops"] for r in runs])
@@ -128,7 +130,8 @@ def plot_resolution(res: dict[str, Any], title: str):
                 ax.axhline(1 / n, color="gray", ls=style, lw=1)
                 ax.annotate(f"1/{n}", (ax.get_xlim()[0], 1 / n), xytext=(3, 2), textcoords="offset points",
                             fontsize=8, color="gray")
-            ax.set_title("log scale: hollow markers at the bottom read 0")
+            ax.axhline(floor, color="lightgray", lw=0.8)
+            ax.set_title("log scale: hollow markers on the bottom line read 0")
             ax.set_ylabel("accuracy (log)")
         else:
             ax.set_ylim(-0.03, 1.03)

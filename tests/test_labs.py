@@ -1,0 +1,148 @@
+"""Course labs (toymodels.labs, docs/labs/): every notebook runs top to bottom on tiny settings, every
+lab's packaged example reports with no training, and the compute budget refuses an over-budget sweep
+before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, cli_env, run_cli
+from toymodels import labs
+
+
+def execute_notebook(path: Path, cwd: Path, **env: str) -> None:
+    """Convert a jupytext percent script to a notebook and execute it top to bottom (nbclient)."""
+    jupytext = pytest.importorskip("jupytext")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = jupytext.read(path)
+    old = dict(os.environ)
+    os.environ.update(cli_env(PYTHONPATH=str(REPO), **env))
+    try:
+        nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                                resources={"metadata": {"path": str(cwd)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(labs.LABS))
+def test_notebook_runs_top_to_bottom_on_tiny_settings(name, tmp_path):
+    lab = labs.LABS[name]
+    execute_notebook(REPO / lab.notebook, tmp_path, TOYMODELS_LAB_TINY="1", TOYMODELS_LAB_EXAMPLE="0")
+    sweep = tmp_path / "multirun" / f"{lab.experiment}_tiny"
+    assert (sweep / lab.figure).is_file()
+    runs = [json.loads(p.read_text()) for p in sweep.glob("*/run.json")]
+    assert runs and all(r["status"] == "completed" for r in runs)
+
+
+def test_notebook_loads_the_example_without_training(tmp_path):
+    lab = labs.LABS["jump"]
+    execute_notebook(REPO / lab.notebook, tmp_path, TOYMODELS_LAB_EXAMPLE="1")
+    copy = tmp_path / "example-jump"
+    assert (copy / "emergence.png").is_file() and not (tmp_path / "multirun").exists()
+    assert not list(copy.glob("*/checkpoints"))  # nothing was trained
+
+
+@pytest.mark.parametrize("name", list(labs.LABS))
+def test_report_example_copies_the_lab_sweep_and_reports_it(name, tmp_path, monkeypatch):
+    from toymodels.analysis import report
+
+    monkeypatch.chdir(tmp_path)
+    lab, source = labs.LABS[name], labs.example_dir(name)
+    record = json.loads((source / labs.EXAMPLE_RECORD).read_text())
+    assert record["runs"] >= 2 and record["wall_seconds"] > 0 and record["commands"]
+    assert report.main(["--example", name]) == 0
+    copy = tmp_path / f"example-{name}"
+    assert (copy / "summary.json").is_file()
+    if lab.forecast_models:  # the forecasting lab ends with toymodels-forecast on the same copy
+        from toymodels.analysis import forecast_cli
+
+        assert forecast_cli.main([str(copy), "--fit-models", lab.forecast_models]) == 0
+    assert (copy / lab.figure).is_file()
+    assert not (source / "summary.json").exists()  # the packaged example is never written into
+    assert report.main(["--example", name]) == 0  # a second copy goes beside the first, never over it
+    assert (tmp_path / f"example-{name}-2" / "summary.json").is_file()
+
+
+def test_packaged_examples_are_small():
+    size = sum(p.stat().st_size for p in labs.EXAMPLES_DIR.rglob("*") if p.is_file())
+    assert size < 1_500_000, f"the examples take {size / 1e6:.1f} MB"
+
+
+def test_report_example_refuses_an_unknown_lab_and_an_existing_folder(tmp_path):
+    result = run_cli("toymodels.analysis.report", "--example", "nolab", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "toymodels-report: error: no lab called 'nolab'; the labs are " + ", ".join(labs.LABS)]
+    (tmp_path / "taken").mkdir()
+    result = run_cli("toymodels.analysis.report", "--example", "jump", str(tmp_path / "taken"), cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "already exists" in result.stderr and not list((tmp_path / "taken").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_an_over_budget_sweep_is_refused_before_anything_is_written(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli("toymodels.train", "-m", "experiment=lab_forecast", "model=d32,d48",
+                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "over budget.flops=2e+11" in lines[0] and "add2-reversed-d48-s0" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_budget_counts_every_job_and_every_seed_of_an_ensemble():
+    from toymodels.config import ConfigError
+    from toymodels.train import check_command_line
+
+    base = ["-m", "experiment=lab_forecast", "hydra.sweep.dir=/nonexistent/sweep"]
+    check_command_line([*base])  # the lab's default choice fits: 4 sizes x 2 seeds
+    with pytest.raises(ConfigError, match="in 4 job"):
+        check_command_line([*base, "train.ensemble=3"])  # a third seed of each size does not
+    check_command_line([*base, "train.ensemble=3", "budget.flops=null"])  # no cap
+    with pytest.raises(ConfigError, match="budget.flops"):
+        check_command_line([*base, "budget.flops=-1"])
+
+
+def test_every_lab_experiment_composes_and_its_tiny_settings_stay_tiny():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from toymodels.config import build_run, config_dir
+    from toymodels.train import with_one_budget
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        for lab in labs.LABS.values():
+            assert lab.notebook and (REPO / lab.notebook).is_file()
+            assert (REPO / "docs" / "labs" / f"{lab.number:02d}-{lab.name}.md").is_file()
+            for index in range(len(lab.commands)):
+                argv = labs.train_command(lab.name, index, "/tmp/x", tiny=True)[4:]
+                overrides = [a for a in with_one_budget(argv) if "," not in a and not a.startswith("hydra")]
+                cfg = compose("train", overrides=overrides)
+                spec = build_run(cfg)
+                assert OmegaConf.select(cfg, "sweep_name") == lab.experiment
+                assert spec.max_steps <= 40
+
+
+def test_make_examples_refuses_an_unknown_lab():
+    result = subprocess.run([sys.executable, "scripts/make_examples.py", "nolab"], cwd=REPO, env=cli_env(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_wheel_ships_the_examples():
+    """hatch packs every file under toymodels/ that .gitignore does not exclude: no example file may be ignored."""
+    files = [str(p.relative_to(REPO)) for p in labs.EXAMPLES_DIR.rglob("*") if p.is_file()]
+    assert any(f.endswith("metrics.csv") for f in files)
+    ignored = subprocess.run(["git", "check-ignore", "--stdin"], cwd=REPO, input="\n".join(files),
+                             capture_output=True, text=True).stdout.split()
+    assert ignored == []
