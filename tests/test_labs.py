@@ -91,11 +91,11 @@ def test_report_example_refuses_an_unknown_lab_and_an_existing_folder(tmp_path):
 
 def test_an_over_budget_sweep_is_refused_before_anything_is_written(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli("toymodels.train", "-m", "experiment=lab_forecast", "model=d32,d48",
+    result = run_cli("toymodels.train", "-m", "experiment=lab_forecast", "model=d8,d16,d24,d32",
                      f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "over budget.flops=2e+11" in lines[0] and "add2-reversed-d48-s0" in lines[0]
+    assert len(lines) == 1 and "over budget.flops=1e+11" in lines[0] and "add2-reversed-d32-s0" in lines[0]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -104,8 +104,8 @@ def test_budget_counts_every_job_and_every_seed_of_an_ensemble():
     from toymodels.train import check_command_line
 
     base = ["-m", "experiment=lab_forecast", "hydra.sweep.dir=/nonexistent/sweep"]
-    check_command_line([*base])  # the lab's default choice fits: 4 sizes x 2 seeds
-    with pytest.raises(ConfigError, match="in 4 job"):
+    check_command_line([*base])  # the lab's default choice fits: 3 sizes x 2 seeds
+    with pytest.raises(ConfigError, match="in 3 job"):
         check_command_line([*base, "train.ensemble=3"])  # a third seed of each size does not
     check_command_line([*base, "train.ensemble=3", "budget.flops=null"])  # no cap
     with pytest.raises(ConfigError, match="budget.flops"):
@@ -146,3 +146,19 @@ def test_the_wheel_ships_the_examples():
     ignored = subprocess.run(["git", "check-ignore", "--stdin"], cwd=REPO, input="\n".join(files),
                              capture_output=True, text=True).stdout.split()
     assert ignored == []
+
+
+def test_resolution_reads_zero_on_small_sets_where_the_whole_set_resolves_the_accuracy():
+    import numpy as np
+
+    from toymodels.analysis.resolution import run_scores
+
+    correct = np.zeros(10_000, bool)
+    correct[::2000] = True  # 5 of 10,000 right: exact match 5e-4
+    logprob = np.full(10_000, np.log(1e-3))
+    scores = run_scores(correct, logprob, 100)
+    assert scores["exact_match_all"] == pytest.approx(5e-4)
+    assert scores["small_sets"] == 100 and scores["small_sets_reading_zero"] == pytest.approx(0.95)
+    assert scores["exact_match_small_range"] == [0.0, 0.0]  # 90 % of 100-problem sets read exactly 0
+    assert scores["answer_prob_all"] == pytest.approx(1e-3, rel=1e-6)
+    assert scores["answer_prob_small"] == pytest.approx(1e-3, rel=1e-6)  # a continuous score resolves it anyway
