@@ -38,8 +38,7 @@ class Lab:
     commands: tuple[tuple[str, ...], ...]  # overrides after experiment=lab_<name>, one tuple per command
     tiny: tuple[tuple[str, ...], ...]  # extra overrides per command under TOYMODELS_LAB_TINY=1
     report_options: dict = field(default_factory=dict)  # toymodels-report options the lab's report uses
-    forecast_models: str | None = None  # toymodels-forecast --fit-models of the forecasting lab
-    tiny_forecast_models: str | None = None
+    forecast_models: str | None = None  # toymodels-forecast --fit-models of the forecasting lab (tiny too)
 
     @property
     def experiment(self) -> str:
@@ -71,7 +70,7 @@ LABS: dict[str, Lab] = {
             ((), ("model=d32,d48,d64", "budget.flops=null")),
             (("model=d8,d16,d24", "train.steps=20", "eval.size=100"),
              ("model=d32", "train.steps=20", "eval.size=100", "budget.flops=null")),
-            forecast_models="d8,d16,d24", tiny_forecast_models="d8,d16,d24"),
+            forecast_models="d8,d16,d24"),
     )
 }
 

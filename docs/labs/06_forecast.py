@@ -94,8 +94,7 @@ MY_FORECAST = {"threshold_flops": None, "interval": [None, None]}
 # %%
 if not USE_EXAMPLE:
     labs.train(LAB, 1, SWEEP, tiny=TINY)
-models = LAB_INFO.tiny_forecast_models if TINY else LAB_INFO.forecast_models
-assert forecast_cli.main([str(SWEEP), "--fit-models", models]) == 0
+assert forecast_cli.main([str(SWEEP), "--fit-models", LAB_INFO.forecast_models]) == 0
 display(Image(filename=str(SWEEP / "forecast.png")))
 
 # %%
