@@ -380,8 +380,8 @@ def check_command_line(args: list[str]) -> None:
             for job in itertools.islice(itertools.product(*axes.values()), MAX_CHECKED_JOBS):
                 cfg = compose("train", overrides=deletes + list(job), return_hydra_config=True)
                 spec = build_run(cfg)
-                planned.append((spec.name + (f" (+{spec.ensemble - 1} seeds)" if spec.ensemble > 1 else ""),
-                                spec.planned_flops))
+                more = spec.ensemble - 1
+                planned.append((spec.name + (f" (+{more} seed{'s' * (more > 1)})" if more else ""), spec.planned_flops))
                 hydra_dirs = OmegaConf.to_container(cfg.hydra, resolve=False)
                 if multirun:
                     check_sweep_strategy(spec.trainer_kwargs, cfg.hydra.launcher._target_)
