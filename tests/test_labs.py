@@ -162,3 +162,14 @@ def test_resolution_reads_zero_on_small_sets_where_the_whole_set_resolves_the_ac
     assert scores["exact_match_small_range"] == [0.0, 0.0]  # 90 % of 100-problem sets read exactly 0
     assert scores["answer_prob_all"] == pytest.approx(1e-3, rel=1e-6)
     assert scores["answer_prob_small"] == pytest.approx(1e-3, rel=1e-6)  # a continuous score resolves it anyway
+
+
+@pytest.mark.parametrize("name", list(labs.LABS))
+def test_handouts_and_readme_state_the_measured_time_of_the_shipped_example(name):
+    """The time a handout states is the wall time make_examples measured for the shipped example."""
+    lab = labs.LABS[name]
+    seconds = json.loads((labs.example_dir(name) / labs.EXAMPLE_RECORD).read_text())["wall_seconds"]
+    stated = f"{seconds / 60:.1f} min ({seconds:.0f} s)"
+    for doc in (f"docs/labs/{lab.number:02d}-{name}.md", "docs/labs/README.md", "README.md"):
+        assert stated in (REPO / doc).read_text(), f"{doc} should state {stated} for lab {name}"
+    assert seconds <= 300 or name == "grokking", f"lab {name} took {seconds:.0f} s, over the 5-minute target"
