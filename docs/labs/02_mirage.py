@@ -46,7 +46,7 @@ USE_EXAMPLE = labs.use_example()
 LAB = "mirage"
 
 # %% [markdown]
-# ## 1. Train the family (5 sizes x 2 seeds), or load the example
+# ## 1. Train the family (5 sizes x 3 seeds), or load the example
 
 # %%
 if USE_EXAMPLE:

@@ -59,8 +59,9 @@ LAB_INFO = labs.get_lab(LAB)
 
 # %%
 MY_RUNS = ("model=d8,d16,d24",)  # your choice, e.g. ("model=d8,d16,d24,d32", "train.ensemble=1")
-over = labs.run(labs.train_command(LAB, 0, labs.sweep_dir(LAB, TINY), extra=("model=d8,d16,d24,d32",)))
-print("exit code:", over)
+if labs.can_train():  # the check composes the configs, which needs the training side installed
+    over = labs.run(labs.train_command(LAB, 0, labs.sweep_dir(LAB, TINY), extra=("model=d8,d16,d24,d32",)))
+    print("exit code:", over)
 
 # %% [markdown]
 # ## 2. Train your runs (or load the example), and look at them
