@@ -68,8 +68,16 @@ def test_report_example_copies_the_lab_sweep_and_reports_it(name, tmp_path, monk
         assert forecast_cli.main([str(copy), "--fit-models", lab.forecast_models]) == 0
     assert (copy / lab.figure).is_file()
     assert not (source / "summary.json").exists()  # the packaged example is never written into
-    assert report.main(["--example", name]) == 0  # a second copy goes beside the first, never over it
-    assert (tmp_path / f"example-{name}-2" / "summary.json").is_file()
+
+
+def test_a_second_example_copy_goes_beside_the_first_never_over_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first, second = labs.copy_example("jump"), labs.copy_example("jump")
+    assert (first.name, second.name) == ("example-jump", "example-jump-2")
+    (first / "metrics.csv").write_text("mine")  # the copies are writable
+    with pytest.raises(labs.LabError, match="already exists"):
+        labs.copy_example("jump", first)
+    assert (first / "metrics.csv").read_text() == "mine"
 
 
 def test_packaged_examples_are_small():

@@ -79,7 +79,10 @@ print("crossovers:", arms["crossovers"] or "none in range")
 # The same problem in both formats, as the model is trained on it (`;` ends the scratchpad, `$` the answer).
 
 # %%
-from toymodels.tasks import Task  # noqa: E402  (tasks is pure Python and NumPy: no torch)
+import numpy as np  # noqa: E402
+
+from toymodels.tasks import Task, decode  # noqa: E402  (tasks is pure Python and NumPy: no torch)
 
 for fmt in ("plain", "scratchpad"):
-    print(f"{fmt:>10}: {Task(name='add', n_digits=3, format=fmt).render(456, 789)}")
+    row = Task(name="add", n_digits=3, format=fmt).encode_rows(np.array([456]), np.array([789]))[0]
+    print(f"{fmt:>10}: {decode(row)}")
