@@ -6,7 +6,8 @@
 Runs each of the lab's commands (`toymodels.labs.LABS[lab].commands`, exactly as its handout gives them)
 into a new sweep folder and times them, runs the lab's report (and, for the forecasting lab, the
 forecast), then replaces `toymodels/examples/<lab>/` with the sweep's `multirun.yaml` and, per completed
-run, `run.json` and `metrics.csv` (plus the arrays of `final_problems.npz` the lab's report reads), and
+run, `run.json` and `metrics.csv` (plus the two arrays of `final_problems.npz` the lab's report reads:
+right or wrong, and log p(answer) stored as float16, which keeps p to 0.4 %), and
 writes `example.json`: the commands, their wall time, the load average around them, the commit. That
 wall time is the measurement the handouts quote. Absolute paths in run.json (an ensemble's folder) are
 made relative to the sweep, so the example does not carry this machine's paths.
@@ -56,7 +57,7 @@ def copy_run(run_dir: Path, target: Path, sweep_dir: Path, arrays: bool) -> None
     shutil.copyfile(run_dir / "metrics.csv", target / "metrics.csv")
     if arrays and (run_dir / "final_problems.npz").is_file():
         with np.load(run_dir / "final_problems.npz") as data:
-            kept = {"correct": data["correct"].astype(bool), "logprob": data["logprob"].astype(np.float32)}
+            kept = {"correct": data["correct"].astype(bool), "logprob": data["logprob"].astype(np.float16)}
         with open(target / "final_problems.npz", "wb") as handle:
             np.savez_compressed(handle, **kept)
 
