@@ -103,7 +103,7 @@ def test_an_over_budget_sweep_is_refused_before_anything_is_written(tmp_path):
                      f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "over budget.flops=1e+11" in lines[0] and "add2-reversed-d32-s0" in lines[0]
+    assert len(lines) == 1 and "over budget.flops=5e+10" in lines[0] and "add2-reversed-d32-s0" in lines[0]
     assert list(tmp_path.iterdir()) == []
 
 
