@@ -103,7 +103,7 @@ def test_an_over_budget_sweep_is_refused_before_anything_is_written(tmp_path):
                      f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "over budget.flops=5e+10" in lines[0] and "add2-reversed-d32-s0" in lines[0]
+    assert len(lines) == 1 and "over budget.flops=4e+11" in lines[0] and "add3-reversed-d32-s0" in lines[0]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -112,10 +112,10 @@ def test_budget_counts_every_job_and_every_seed_of_an_ensemble():
     from toymodels.train import check_command_line
 
     base = ["-m", "experiment=lab_forecast", "hydra.sweep.dir=/nonexistent/sweep"]
-    check_command_line([*base])  # the lab's default choice fits: 3 sizes x 2 seeds
+    check_command_line([*base])  # the lab's default choice fits: 3 sizes x 3 seeds
     with pytest.raises(ConfigError, match="in 3 job"):
-        check_command_line([*base, "train.ensemble=3"])  # a third seed of each size does not
-    check_command_line([*base, "train.ensemble=3", "budget.flops=null"])  # no cap
+        check_command_line([*base, "train.ensemble=4"])  # a fourth seed of each size does not
+    check_command_line([*base, "train.ensemble=4", "budget.flops=null"])  # no cap
     with pytest.raises(ConfigError, match="budget.flops"):
         check_command_line([*base, "budget.flops=-1"])
 

@@ -67,7 +67,7 @@ LABS: dict[str, Lab] = {
             (("task.train_size=64,250", "task.format=reversed", "seed=0", "train.steps=30", "eval.size=100",
               *_SEQUENTIAL),)),
         Lab("forecast", 6, "The forecasting challenge", "forecast.png",
-            ((), ("model=d32,d48,d64,d96", "budget.flops=null")),
+            ((), ("model=d32,d48", "budget.flops=null")),
             (("model=d8,d16,d24", "train.steps=20", "eval.size=100"),
              ("model=d32", "train.steps=20", "eval.size=100", "budget.flops=null")),
             forecast_models="d8,d16,d24"),

@@ -15,7 +15,7 @@
 # # Lab 6: The forecasting challenge
 #
 # Can you predict where exact match jumps before you can afford the models that show it? You get a
-# compute budget: the whole command's planned training FLOPs must fit `budget.flops` (5e10), checked
+# compute budget: the whole command's planned training FLOPs must fit `budget.flops` (4e11), checked
 # before anything trains. Spend it on small runs, write down your forecast of the threshold (the
 # compute where half the seeds reach exact match 0.5), then one larger run — beyond your budget —
 # reveals the truth and `toymodels-forecast` scores your forecast against four automatic forecasters.
@@ -53,8 +53,8 @@ LAB_INFO = labs.get_lab(LAB)
 # ## 1. Plan within the budget
 #
 # Your choice of runs: Hydra overrides of `toymodels-train -m experiment=lab_forecast` (keep the
-# recipe: 2-digit reversed addition, 0.3M tokens per size). The default uses the three smallest sizes
-# with 2 seeds each (4.5e10 FLOPs). A choice over budget is refused in one line and nothing is written,
+# recipe: 3-digit reversed addition, 1.5M tokens per size). The default uses the three smallest sizes
+# with 3 seeds each (3.4e11 FLOPs). A choice over budget is refused in one line and nothing is written,
 # for example adding d32:
 
 # %%
@@ -88,7 +88,7 @@ MY_FORECAST = {"threshold_flops": None, "interval": [None, None]}
 # %% [markdown]
 # ## 4. The truth: one larger run beyond the budget (the instructor's step), then the score
 #
-# `toymodels-train -m experiment=lab_forecast model=d32,d48,d64,d96 budget.flops=null`, then
+# `toymodels-train -m experiment=lab_forecast model=d32,d48 budget.flops=null`, then
 # `toymodels-forecast SWEEP --fit-models d8,d16,d24`: four forecasters fitted on your sizes only,
 # each scored against the threshold of the whole sweep.
 
