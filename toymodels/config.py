@@ -63,7 +63,8 @@ STEP_MEANING = {
 }
 TRAIN_SET_KEYS = ("train_size", "train_set_seed")  # task keys of the finite training set (toymodels.trainset)
 FULL_BATCH = "full"  # train.batch_size=full: the whole finite training set every step
-KNOWN_TOP_LEVEL = {"task", "model", "trainer", "logger", "train", "eval", "seed", "verbose", "run_name", "sweep_name"}
+KNOWN_TOP_LEVEL = {"task", "model", "trainer", "logger", "train", "eval", "seed", "verbose", "run_name", "sweep_name",
+                   "budget"}
 
 
 def _plain(node) -> dict:
@@ -241,6 +242,11 @@ class RunConfig:
         }
 
     @property
+    def planned_flops(self) -> float:
+        """Training FLOPs this job is planned to spend: FLOPs per step x steps x the ensemble's members."""
+        return float(self.cost.flops) * self.max_steps * self.ensemble
+
+    @property
     def warmup_steps(self) -> int:
         """The warm-up the schedule uses: train.warmup_steps, capped at a tenth of the run."""
         from toymodels.module import warmup_steps
@@ -406,6 +412,29 @@ def build_run(cfg) -> RunConfig:
             f"{trainer_kwargs.get('devices')} x trainer.num_nodes={trainer_kwargs.get('num_nodes', 1)}"
         )
     return spec
+
+
+def budget_flops(cfg) -> float | None:
+    """budget.flops of a composed config: the cap on a whole command's training FLOPs, None for no cap."""
+    c = _plain(cfg)
+    budget = c.get("budget") or {}
+    if not isinstance(budget, dict) or set(budget) - {"flops"}:
+        unknown = sorted(set(budget) - {"flops"}) if isinstance(budget, dict) else ["(not a mapping)"]
+        raise ConfigError(f"budget.{unknown[0]} is not a known key; known keys: flops")
+    value = budget.get("flops")
+    return None if value is None else float(_number("budget", "flops", value))
+
+
+def check_budget(planned: list[tuple[str, float]], budget: float | None) -> None:
+    """Refuse a command whose planned training FLOPs (job, FLOPs) exceed budget.flops (ConfigError)."""
+    total = sum(flops for _, flops in planned)
+    if budget is None or total <= budget:
+        return
+    name, largest = max(planned, key=lambda job: job[1])
+    raise ConfigError(
+        f"the command plans {total:.3g} training FLOPs in {len(planned)} job(s), over budget.flops={budget:.3g} "
+        f"(largest job: {name}, {largest:.3g}); choose fewer or smaller runs"
+    )
 
 
 def _member_name(cfg, plain: dict, seed: int) -> str:

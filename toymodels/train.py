@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from toymodels.config import build_run, check_sweep_strategy, config_dir
+from toymodels.config import budget_flops, build_run, check_budget, check_sweep_strategy, config_dir
 from toymodels.errors import ConfigError, DivergedError
 from toymodels.records import gap_text, read_run_json
 from toymodels.sweeps import count_jobs, sweep_axes
@@ -373,9 +373,15 @@ def check_command_line(args: list[str]) -> None:
                 swept = next(key for key, values in axes.items() if len(values) > 1)
                 raise ConfigError(f"{swept} lists several values: add -m to sweep over them")
             trained_by: dict[Path, tuple[str, int]] = {}  # member folder -> (the job that trains it, its seed)
+            budget, planned = budget_flops(first), []
+            if budget is not None and count_jobs(axes) > MAX_CHECKED_JOBS:
+                raise ConfigError(f"budget.flops is checked over at most {MAX_CHECKED_JOBS} jobs; this sweep has "
+                                  f"{count_jobs(axes)}")
             for job in itertools.islice(itertools.product(*axes.values()), MAX_CHECKED_JOBS):
                 cfg = compose("train", overrides=deletes + list(job), return_hydra_config=True)
                 spec = build_run(cfg)
+                more = spec.ensemble - 1
+                planned.append((spec.name + (f" (+{more} seed{'s' * (more > 1)})" if more else ""), spec.planned_flops))
                 hydra_dirs = OmegaConf.to_container(cfg.hydra, resolve=False)
                 if multirun:
                     check_sweep_strategy(spec.trainer_kwargs, cfg.hydra.launcher._target_)
@@ -399,6 +405,7 @@ def check_command_line(args: list[str]) -> None:
                 ckpt = run_dir / "checkpoints" / "last.ckpt"
                 if ckpt.exists():
                     check_checkpoint(ckpt, spec.make_module())
+            check_budget(planned, budget)
     except ConfigError:
         raise
     except (HydraException, OmegaConfBaseException, ValueError) as err:

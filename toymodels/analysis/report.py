@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from toymodels.analysis import abilities, datascale, training
+from toymodels import labs
+from toymodels.analysis import abilities, datascale, resolution, training
 from toymodels.analysis import arms as arm_analysis
 from toymodels.analysis import summary as summaries
 from toymodels.analysis.abilities_figure import plot_abilities
@@ -130,11 +131,14 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines += ["", "## Split-half check", "", split_half_text(summary["split_half"])]
     if summary.get("data_scaling"):
         lines += ["", *datascale.markdown(summary["data_scaling"])]
+    if summary.get("resolution"):
+        lines += ["", *resolution.markdown(summary["resolution"])]
     if summary.get("grok"):
         lines += ["", "## Grok gap (train exact match ≥ 0.99 → held-out ≥ 0.99)", ""]
         lines += [f"- {g['name']}: {gap_text(g['grok_gap'])}" for g in summary["grok"]]
     extra = [*(["training.png"] if summary.get("grok") is not None else []),
-             *(["data_scaling.png"] if summary.get("data_scaling") else [])]
+             *(["data_scaling.png"] if summary.get("data_scaling") else []),
+             *(["resolution.png"] if summary.get("resolution") else [])]
     lines += ["", *(f"![{name}]({name})" for name in (*FIGURES, *extra)), ""]
     return "\n".join(lines)
 
@@ -236,7 +240,14 @@ def upload_to_wandb(sweep_dir: Path, summary: dict[str, Any], project: str = "to
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line of `toymodels-report`."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path, help="sweep folder: one run folder per subdirectory")
+    parser.add_argument("sweep_dir", type=Path, nargs="?",
+                        help="sweep folder: one run folder per subdirectory (with --example: a new folder)")
+    parser.add_argument("--example", metavar="LAB",
+                        help=f"copy the lab's precomputed sweep ({', '.join(labs.LABS)}) into a new folder and report "
+                        "it, with no training")
+    parser.add_argument("--resolution", type=int, metavar="N",
+                        help="also write resolution.png: each run's final exact match on N-problem subsets of its "
+                        "held-out problems against all of them, and answer_prob (reads final_problems.npz)")
     parser.add_argument(
         "--solve-level",
         type=float,
@@ -274,7 +285,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--wandb", action="store_true", help="also log the figures and summary to W&B")
     parser.add_argument("--wandb-project", default="toymodels", help="W&B project (default: %(default)s)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.sweep_dir is None and args.example is None:
+        parser.error("give a sweep folder (or --example LAB)")
+    return args
 
 
 def mixture_report(sweep, curves: dict, curve_problems: list[str], args: argparse.Namespace) -> int:
@@ -374,6 +388,16 @@ def main(argv: list[str] | None = None) -> int:
     if plt is None:
         print(f"{PROG}: error: the report needs matplotlib (pip install 'toymodels[plot]')", file=sys.stderr)
         return 2
+    if args.example is not None:  # the no-compute path: a copy of the packaged sweep, reported as any other
+        try:
+            lab = labs.get_lab(args.example)
+            args.sweep_dir = labs.copy_example(lab.name, args.sweep_dir)
+        except labs.LabError as err:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            return 2
+        print(f"copied the example of lab {lab.number} ({lab.title}) into {args.sweep_dir}")
+        for key, value in lab.report_options.items():
+            setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
     if (args.sweep_dir / "run.json").is_file():  # one run folder: its training-time figure
         return training.report_run(args.sweep_dir, PROG)
     try:
@@ -415,9 +439,19 @@ def main(argv: list[str] | None = None) -> int:
         summary["data_scaling"] = scaling
     if finite:
         summary["grok"] = training.grok_summary(sweep.completed)
+    if args.resolution is not None:
+        try:
+            summary["resolution"] = resolution.summarize(sweep, args.resolution)
+        except resolution.ResolutionError as err:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            return 2
     summary = jsonable(summary)
 
     out = sweep.path
+    if summary.get("resolution"):
+        save_figure(resolution.plot_resolution(summary["resolution"], f"{summary['task_label'] or sweep.name}: "
+                                               "exact match at two test-set sizes, and answer_prob"),
+                    out / "resolution.png")
     save_figure(plot_arms(summary) if summary.get("arms") else plot_emergence(summary), out / "emergence.png")
     save_figure(plot_mirage(summary), out / "mirage.png")
     save_figure(plot_curves(summary, sweep, curves), out / "curves.png")
@@ -439,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in summary["missing"]:
         print(f"  missing: {item}")
     extra = (", training.png" if finite else "") + (", data_scaling.png" if summary.get("data_scaling") else "")
+    extra += ", resolution.png" if summary.get("resolution") else ""
     print(f"wrote {', '.join(OUTPUTS)}{extra} in {out}")
     for label, series in (summary.get("data_scaling") or {}).get("series", {}).items():
         print(f"data threshold ({label}): {series['threshold_text']}")
