@@ -20,6 +20,9 @@ def main() -> None:
     parser.add_argument("--signal", choices=("KILL", "TERM", "INT"), required=True)
     parser.add_argument("args", nargs=argparse.REMAINDER)
     opts = parser.parse_args()
+    # A user's Ctrl-C meets Python's default handler; a test worker may hand its child SIGINT ignored
+    # (an ignored signal stays ignored across exec), so restore the default here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     from toymodels.recorder import RunRecorder
 
