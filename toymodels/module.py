@@ -108,11 +108,11 @@ class ArithmeticLM(L.LightningModule):
         members, rows, seq = inputs.shape
         offsets = np.stack([np.random.default_rng([seed, self.global_step, rank, 7]).integers(0, top + 1, size=rows)
                             for seed in self.seeds])
-        if self.layout is not None:
-            ids = [training_positions(self.layout[:seq], member_offsets) for member_offsets in offsets]
-            return torch.from_numpy(np.stack(ids)).to(self.device)
-        base = row_abacus_ids(inputs, self.task.skills[0].task.format == "reversed")
-        return base + (base > 0) * torch.from_numpy(offsets).to(base.device)[..., None]
+        if self.layout is not None:  # one layout for every row
+            base = torch.from_numpy(self.layout[:seq]).to(inputs.device)
+        else:  # a mixture: each row's own layout, read off its tokens
+            base = row_abacus_ids(inputs, self.task.skills[0].task.format == "reversed")
+        return training_positions(base, torch.from_numpy(offsets).to(inputs.device))
 
     def on_train_start(self) -> None:
         self.all_alive = bool(self.alive.all())  # after a resume, the checkpoint's members

@@ -109,7 +109,8 @@ def check_mixture_abacus(skills) -> None:
                          f"{' and '.join(sorted(formats))}")
 
 
-def training_positions(ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Ids with a per-row random offset added to the digits (ids > 0): (rows, seq_len)."""
-    ids = np.asarray(ids)
-    return ids[None, :] + np.where(ids > 0, 1, 0)[None, :] * np.asarray(offsets)[:, None]
+def training_positions(ids, offsets):
+    """Ids with a per-row random offset added to the digits (ids > 0), NumPy arrays or torch tensors:
+    ids (seq_len,) shared by every row, or (..., rows, seq_len) per row; offsets (..., rows).
+    Returns (..., rows, seq_len)."""
+    return ids + (ids > 0) * offsets[..., None]
