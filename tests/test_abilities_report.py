@@ -26,9 +26,10 @@ def _skill_records() -> list[dict]:
             for n, (w, _) in SKILLS.items()]
 
 
-def _metrics(x: float, rng: np.random.Generator) -> dict:
+def _metrics(x: float, rng: np.random.Generator, shifts: dict | None = None) -> dict:
     out = {"loss": 2.0 * 10 ** (-0.25 * (x - 10)) + 0.01 * rng.normal()}  # smooth power law
     for name, (_, x0) in SKILLS.items():
+        x0 = None if x0 is None else x0 + (shifts or {}).get(name, 0.0)
         em = 0.0 if x0 is None else float(np.clip(analysis.sigmoid(x, 0.0, 1.0, x0, 0.05) + 0.01 * rng.normal(), 0, 1))
         out.update({f"{name}/exact_match": em, f"{name}/digit_accuracy": 0.1 + 0.9 * em ** 0.5,
                     f"{name}/edit_distance": 2 * (1 - em), f"{name}/answer_logprob": math.log(em + 1e-4),
@@ -37,14 +38,15 @@ def _metrics(x: float, rng: np.random.Generator) -> dict:
     return out
 
 
-def build_mixture_sweep(root: Path) -> Path:
+def build_mixture_sweep(root: Path, seeds: tuple = SEEDS, shifts: dict | None = None) -> Path:
+    """Runs of every size and seed; `shifts[seed][skill]` moves that seed's jump (decades)."""
     rng = np.random.default_rng(0)
     for model, flops in SIZES.items():
-        for seed in SEEDS:
+        for seed in seeds:
             run_dir = root / f"mix-{model}-s{seed}"
             run_dir.mkdir(parents=True)
             x = math.log10(flops) + 0.01 * seed
-            final = _metrics(x, rng)
+            final = _metrics(x, rng, (shifts or {}).get(seed))
             info = {"status": "completed", "task": "mix", "task_label": "mixture: add2 0.50, ...", "model": model,
                     "seed": seed, "flops": 10**x, "non_embedding_params": int(flops / 1e6), "eval_size": 500,
                     "skills": _skill_records(), "metrics": final}
@@ -158,3 +160,24 @@ def test_a_mixture_sweep_with_arms_compares_the_arms_per_skill(tmp_path):
     assert -1.3 < sign * shift["shift_decades"] < -0.7
     add2 = next(s for s in summary["skill_arms"]["add2"]["shifts"] if s["metric"] == "exact_match")
     assert abs(add2["shift_decades"]) < 0.3  # an unmoved skill does not shift
+
+
+def test_split_seeds_checks_each_skill_on_disjoint_halves_of_the_seeds(tmp_path, capsys):
+    # Seeds 2 and 3 learn sub2 1.5 decades later than seeds 0 and 1; add2 jumps where it does for every seed.
+    late = {"sub2": 1.5}
+    root = build_mixture_sweep(tmp_path, seeds=(0, 1, 2, 3), shifts={2: late, 3: late})
+    assert report.main([str(root), "--split-seeds"]) == 0
+    skills = json.loads((root / "summary.json").read_text())["skills"]
+    add2, sub2 = skills["add2"]["split_half"], skills["sub2"]["split_half"]
+    assert add2["n_seeds"] == 4 and len(add2["splits"]) == 3  # {0,1}|{2,3}, {0,2}|{1,3}, {0,3}|{1,2}
+    assert add2["fraction_mutually_covered"] == 1.0
+    apart = next(s for s in sub2["splits"] if s["seeds_a"] == [0, 1])
+    assert not (apart["a_in_b"] and apart["b_in_a"])  # the halves disagree: the check says so
+    assert sub2["fraction_mutually_covered"] < 1.0
+    out = capsys.readouterr().out
+    assert "split-half add2: 3 of 3 splits" in out and "split-half sub2:" in out
+    assert "## Split-half check per skill" in (root / "summary.md").read_text()
+
+
+def test_without_split_seeds_a_mixture_summary_has_no_split_half(mixture_report):
+    assert not any("split_half" in s for s in mixture_report["summary"]["skills"].values())

@@ -92,6 +92,15 @@ def threshold_order(skills: dict[str, dict[str, Any]]) -> list[str]:
     return [name for name, _ in sorted(skills.items(), key=key)]
 
 
+def split_half_by_skill(
+    sweep: Sweep, level: float = summaries.SOLVE_LEVEL, per_set: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """`summary.split_half_check` of every skill: does each half of the seeds land its threshold inside
+    the other half's interval? The check behind a claim that skills' thresholds are separated."""
+    return {skill["name"]: summaries.split_half_check(skill_sweep(sweep, skill), level=level, per_set=per_set)
+            for skill in skills_of(sweep)}
+
+
 def summarize_mixture(sweep: Sweep, seed: int = 0, solve_level: float = summaries.SOLVE_LEVEL) -> dict[str, Any]:
     """Everything a mixture sweep's `summary.json` holds: the runs, the mixture loss's fit, and `skills`.
 
@@ -191,6 +200,12 @@ def abilities_markdown(summary: dict[str, Any], figures: list[str]) -> str:
             em = per_model[n].get(fam["model"], {}).get("exact_match")
             cells.append(_fmt(em["median"] if em else None))
         lines.append("| " + " | ".join(cells) + " |")
+    checks = {n: s["split_half"] for n, s in skills.items() if s.get("split_half")}
+    if checks:
+        lines += ["", "## Split-half check per skill", "",
+                  "Each skill's seeds split into disjoint halves: does each half's threshold lie inside the other "
+                  "half's interval?", ""]
+        lines += [f"- {n}: {c['note']}" for n, c in checks.items()]
     loss = summary["fits"]["loss"]
     b = loss["breakthroughness"]
     jumps = [f"{n} {s['fits']['exact_match']['breakthroughness']:.1f}" for n, s in skills.items()

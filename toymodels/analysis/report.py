@@ -311,6 +311,10 @@ def mixture_report(sweep, curves: dict, curve_problems: list[str], args: argpars
         return mixture_arms_report(sweep, axes, arm_runs, curves, curve_problems, args)
     summary = abilities.summarize_mixture(sweep, solve_level=args.solve_level)
     summary["missing"] += curve_problems
+    if args.split_seeds is not None:
+        checks = abilities.split_half_by_skill(sweep, args.solve_level, args.split_seeds or None)
+        for name, check in checks.items():
+            summary["skills"][name]["split_half"] = check
     summary = jsonable(summary)
     out = sweep.path
     figures = ["abilities.png", *(f"mirage_{n}.png" for n in names)]
@@ -329,6 +333,9 @@ def mixture_report(sweep, curves: dict, curve_problems: list[str], args: argpars
         print(f"  {name}: threshold {summary['skills'][name]['headline']['threshold_text']} FLOPs")
     chain = summary["separated"]
     print(f"skills with thresholds separated by more than their intervals: {len(chain)} ({' < '.join(chain)})")
+    for name, skill in summary["skills"].items():
+        if skill.get("split_half"):
+            print(f"  split-half {name}: {skill['split_half']['note']}")
     if args.wandb:
         print(f"{PROG}: warning: --wandb uploads single-task reports only; the mixture report is on disk",
               file=sys.stderr)
