@@ -135,3 +135,17 @@ def test_weight_decay_applies_to_matrices_or_to_every_parameter(decay, undecayed
 def test_unknown_decay_scope_is_one_line():
     with pytest.raises(ConfigError, match="train.decay='some' is unknown"):
         build_run(compose_train("train.decay=some"))
+
+
+def test_the_abilities_experiment_is_the_family_the_issue_asks_for():
+    """experiment=abilities: >= 4 trained skills, >= 1 evaluation-only, >= 6 sizes x >= 3 seeds, in one sweep."""
+    from omegaconf import OmegaConf
+
+    raw = OmegaConf.load(CONF / "experiment" / "abilities.yaml")
+    weights = [s["weight"] for s in raw.task.skills]
+    assert sum(w > 0 for w in weights) >= 4 and sum(w == 0 for w in weights) >= 1
+    models = str(raw.hydra.sweeper.params.model).split(",")
+    assert len(models) >= 6 and all((CONF / "model" / f"{m}.yaml").is_file() for m in models)
+    assert raw.train.ensemble >= 3 and "seed" not in raw.hydra.sweeper.params  # seeds as one stacked model
+    spec = build_run(compose_train("experiment=abilities", f"model={models[0]}"))
+    assert spec.ensemble == raw.train.ensemble
