@@ -125,14 +125,15 @@ def test_unknown_mirage_skill_is_one_line_exit_2(mixture_report, capsys):
     assert len(err) == 1 and "div9" in err[0] and "add2" in err[0]
 
 
-def test_a_mixture_sweep_with_arms_compares_the_arms_per_skill(tmp_path):
+def build_arms_sweep(root: Path, seeds: tuple = SEEDS) -> Path:
     """Two arms of model.pos_embedding on one mixture: abacus learns add3 a decade earlier and the
-    evaluation-only add4 at all; the report gives each arm its abilities and each skill its arms."""
+    evaluation-only add4 at all."""
     rng = np.random.default_rng(1)
     jumps = {"learned": {"add3": 12.75, "add4": None}, "abacus": {"add3": 11.75, "add4": 12.25}}
+    tmp_path = root
     for arm, moved in jumps.items():
         for model, flops in SIZES.items():
-            for seed in SEEDS:
+            for seed in seeds:
                 run_dir = tmp_path / f"mix-{model}-{arm}-s{seed}"
                 run_dir.mkdir()
                 x = math.log10(flops) + 0.01 * seed
@@ -145,7 +146,13 @@ def test_a_mixture_sweep_with_arms_compares_the_arms_per_skill(tmp_path):
                         "config": {"model": {"name": model, "pos_embedding": arm}, "seed": seed}}
                 (run_dir / "run.json").write_text(json.dumps(info))
                 (run_dir / "metrics.csv").write_text(f"step,flops,loss\n1,{10 ** (x - 1)},{final['loss']}\n")
-    assert report.main([str(tmp_path)]) == 0
+    return root
+
+
+def test_a_mixture_sweep_with_arms_compares_the_arms_per_skill(tmp_path, capsys):
+    """The report gives each arm its abilities and each skill its arms; --split-seeds checks each arm's skills."""
+    build_arms_sweep(tmp_path, seeds=(0, 1, 2, 3))
+    assert report.main([str(tmp_path), "--split-seeds"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["arm_axis"] == "model.pos_embedding"
     assert sorted(summary["labels"]) == ["model.pos_embedding=abacus", "model.pos_embedding=learned"]
@@ -160,6 +167,12 @@ def test_a_mixture_sweep_with_arms_compares_the_arms_per_skill(tmp_path):
     assert -1.3 < sign * shift["shift_decades"] < -0.7
     add2 = next(s for s in summary["skill_arms"]["add2"]["shifts"] if s["metric"] == "exact_match")
     assert abs(add2["shift_decades"]) < 0.3  # an unmoved skill does not shift
+    for arm in summary["arms"].values():  # --split-seeds: every skill of every arm, on halves of the 4 seeds
+        checks = {name: skill["split_half"] for name, skill in arm["skills"].items()}
+        assert set(checks) == set(SKILLS) and all(c["n_seeds"] == 4 and len(c["splits"]) == 3 for c in checks.values())
+        assert checks["add2"]["fraction_mutually_covered"] == 1.0  # every seed jumps at the same compute
+    assert "split-half model.pos_embedding=abacus add3: 3 of 3 splits" in capsys.readouterr().out
+    assert "split-half:" in (tmp_path / "summary.md").read_text()
 
 
 def test_split_seeds_checks_each_skill_on_disjoint_halves_of_the_seeds(tmp_path, capsys):
@@ -181,3 +194,4 @@ def test_split_seeds_checks_each_skill_on_disjoint_halves_of_the_seeds(tmp_path,
 
 def test_without_split_seeds_a_mixture_summary_has_no_split_half(mixture_report):
     assert not any("split_half" in s for s in mixture_report["summary"]["skills"].values())
+

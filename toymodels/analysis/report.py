@@ -351,7 +351,12 @@ def mixture_arms_report(sweep, axes: list[str], arm_runs: dict, curves: dict, cu
     for k, label in enumerate(labels, start=1):
         part = Sweep(name=f"{sweep.name} [{label}]", path=sweep.path, runs=arm_runs[label],
                      n_folders=len(arm_runs[label]))
-        per_arm[label] = jsonable(abilities.summarize_mixture(part, solve_level=args.solve_level))
+        arm_summary = abilities.summarize_mixture(part, solve_level=args.solve_level)
+        if args.split_seeds is not None:
+            checks = abilities.split_half_by_skill(part, args.solve_level, args.split_seeds or None)
+            for name, check in checks.items():
+                arm_summary["skills"][name]["split_half"] = check
+        per_arm[label] = jsonable(arm_summary)
         names = {r.name for r in arm_runs[label]}
         save_figure(plot_abilities(per_arm[label], {n: c for n, c in curves.items() if n in names}),
                     out / f"abilities_{k}.png")
@@ -371,7 +376,9 @@ def mixture_arms_report(sweep, axes: list[str], arm_runs: dict, curves: dict, cu
     for k, label in enumerate(labels, start=1):
         lines += [f"## Arm {label} (abilities_{k}.png)", ""]
         for name in per_arm[label]["threshold_order"]:
-            lines.append(f"- {name}: threshold {per_arm[label]['skills'][name]['headline']['threshold_text']} FLOPs")
+            skill = per_arm[label]["skills"][name]
+            check = f" · split-half: {skill['split_half']['note']}" if skill.get("split_half") else ""
+            lines.append(f"- {name}: threshold {skill['headline']['threshold_text']} FLOPs{check}")
         lines.append("")
     for name, arms in by_skill.items():
         lines += [f"## Skill {name}: the arms compared (arms_{name}.png)", "",
@@ -383,6 +390,10 @@ def mixture_arms_report(sweep, axes: list[str], arm_runs: dict, curves: dict, cu
     for label in labels:
         for name in per_arm[label]["threshold_order"]:
             print(f"  {label} {name}: threshold {per_arm[label]['skills'][name]['headline']['threshold_text']} FLOPs")
+    for label in labels:
+        for name, skill in per_arm[label]["skills"].items():
+            if skill.get("split_half"):
+                print(f"  split-half {label} {name}: {skill['split_half']['note']}")
     for name, arms in by_skill.items():
         for line in arm_lines(arms):
             print(f"  {name}: {line}")
