@@ -130,11 +130,10 @@ def build_arms_sweep(root: Path, seeds: tuple = SEEDS) -> Path:
     evaluation-only add4 at all."""
     rng = np.random.default_rng(1)
     jumps = {"learned": {"add3": 12.75, "add4": None}, "abacus": {"add3": 11.75, "add4": 12.25}}
-    tmp_path = root
     for arm, moved in jumps.items():
         for model, flops in SIZES.items():
             for seed in seeds:
-                run_dir = tmp_path / f"mix-{model}-{arm}-s{seed}"
+                run_dir = root / f"mix-{model}-{arm}-s{seed}"
                 run_dir.mkdir()
                 x = math.log10(flops) + 0.01 * seed
                 final = _metrics(x, rng)

@@ -92,20 +92,15 @@ def threshold_order(skills: dict[str, dict[str, Any]]) -> list[str]:
     return [name for name, _ in sorted(skills.items(), key=key)]
 
 
-def split_half_by_skill(
-    sweep: Sweep, level: float = summaries.SOLVE_LEVEL, per_set: int | None = None
-) -> dict[str, dict[str, Any]]:
-    """`summary.split_half_check` of every skill: does each half of the seeds land its threshold inside
-    the other half's interval? The check behind a claim that skills' thresholds are separated."""
-    return {skill["name"]: summaries.split_half_check(skill_sweep(sweep, skill), level=level, per_set=per_set)
-            for skill in skills_of(sweep)}
-
-
-def summarize_mixture(sweep: Sweep, seed: int = 0, solve_level: float = summaries.SOLVE_LEVEL) -> dict[str, Any]:
+def summarize_mixture(
+    sweep: Sweep, seed: int = 0, solve_level: float = summaries.SOLVE_LEVEL, split_seeds: int | None = None
+) -> dict[str, Any]:
     """Everything a mixture sweep's `summary.json` holds: the runs, the mixture loss's fit, and `skills`.
 
     `skills[name]` is a single-task summary of that skill (its `fits` by metric, `headline`, `solve`,
     `families`, `runs`, `chance`) plus what the mixture says of it (`weight`, `zipf_rank`, `eval_only`).
+    With `split_seeds` (0: halves; N: pairs of disjoint N-seed sets; as `--split-seeds`), each skill also
+    gets `split_half`: does each set of seeds land its threshold inside the other set's interval?
     """
     summary = summaries.summarize(sweep, seed=seed, solve_level=solve_level)
     summary["fits"] = {"loss": summary["fits"]["loss"]}  # the only bare metric of a mixture run
@@ -117,8 +112,11 @@ def summarize_mixture(sweep: Sweep, seed: int = 0, solve_level: float = summarie
     x_range = [min(x), max(x)] if x else None
     skills: dict[str, dict[str, Any]] = {}
     for skill in skills_of(sweep):
-        view = summaries.summarize(skill_sweep(sweep, skill), seed=seed, solve_level=solve_level)
+        one_skill = skill_sweep(sweep, skill)
+        view = summaries.summarize(one_skill, seed=seed, solve_level=solve_level)
         entry = {k: v for k, v in view.items() if k not in _SHARED}
+        if split_seeds is not None:
+            entry["split_half"] = summaries.split_half_check(one_skill, level=solve_level, per_set=split_seeds or None)
         entry["headline"]["x_range"] = x_range
         entry.update({k: skill.get(k) for k in ("label", "task", "weight", "zipf_rank", "eval_only")})
         skills[skill["name"]] = entry

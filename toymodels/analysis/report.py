@@ -309,12 +309,8 @@ def mixture_report(sweep, curves: dict, curve_problems: list[str], args: argpars
         return 2
     if len(arm_runs) > 1:
         return mixture_arms_report(sweep, axes, arm_runs, curves, curve_problems, args)
-    summary = abilities.summarize_mixture(sweep, solve_level=args.solve_level)
+    summary = abilities.summarize_mixture(sweep, solve_level=args.solve_level, split_seeds=args.split_seeds)
     summary["missing"] += curve_problems
-    if args.split_seeds is not None:
-        checks = abilities.split_half_by_skill(sweep, args.solve_level, args.split_seeds or None)
-        for name, check in checks.items():
-            summary["skills"][name]["split_half"] = check
     summary = jsonable(summary)
     out = sweep.path
     figures = ["abilities.png", *(f"mirage_{n}.png" for n in names)]
@@ -351,12 +347,8 @@ def mixture_arms_report(sweep, axes: list[str], arm_runs: dict, curves: dict, cu
     for k, label in enumerate(labels, start=1):
         part = Sweep(name=f"{sweep.name} [{label}]", path=sweep.path, runs=arm_runs[label],
                      n_folders=len(arm_runs[label]))
-        arm_summary = abilities.summarize_mixture(part, solve_level=args.solve_level)
-        if args.split_seeds is not None:
-            checks = abilities.split_half_by_skill(part, args.solve_level, args.split_seeds or None)
-            for name, check in checks.items():
-                arm_summary["skills"][name]["split_half"] = check
-        per_arm[label] = jsonable(arm_summary)
+        per_arm[label] = jsonable(abilities.summarize_mixture(part, solve_level=args.solve_level,
+                                                              split_seeds=args.split_seeds))
         names = {r.name for r in arm_runs[label]}
         save_figure(plot_abilities(per_arm[label], {n: c for n, c in curves.items() if n in names}),
                     out / f"abilities_{k}.png")
