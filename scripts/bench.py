@@ -64,7 +64,7 @@ def compose(*overrides: str):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from toymodels.config import build_run, config_dir
+    from toymodels.training.config import build_run, config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return build_run(hydra_compose(config_name="train", overrides=list(overrides)))
@@ -92,7 +92,7 @@ class StepTimer:
 
 def lightning_tokens_per_s(spec, warmup: int) -> float:
     """Training tokens/s through the real Lightning path (Trainer, loggers, checkpoints)."""
-    from toymodels.train import build_trainer
+    from toymodels.cli.train import build_trainer
 
     data, module = spec.make_data(), spec.make_module()
     timer = StepTimer(warmup)
@@ -107,7 +107,7 @@ def bare_tokens_per_s(spec, warmup: int) -> float:
     """Training tokens/s of a plain PyTorch loop: same model, batch, AdamW, schedule, clipping."""
     import torch.nn.functional as F
 
-    from toymodels.tasks import PAD
+    from toymodels.tasks.arithmetic import PAD
 
     data, module = spec.make_data(), spec.make_module()
     on_gpu = spec.trainer_kwargs.get("accelerator") in ("gpu", "cuda")
@@ -162,7 +162,7 @@ def demo_vs_flops_limit(ceiling: float, overrides: list[str]) -> dict:
         sweep = Path(tmp) / "demo"
         env = dict(os.environ, WANDB_MODE="disabled")
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "toymodels.demo", "--sweep-dir", str(sweep), *overrides],
+        proc = subprocess.run([sys.executable, "-m", "toymodels.cli.demo", "--sweep-dir", str(sweep), *overrides],
                               env=env, capture_output=True, text=True, cwd=tmp)
         seconds = time.perf_counter() - t0
         if proc.returncode != 0:
@@ -182,7 +182,7 @@ def run_cli(*overrides: str) -> dict:
         run_dir = Path(tmp) / "run"
         env = dict(os.environ, WANDB_MODE="disabled")
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "toymodels.train", *overrides, f"hydra.run.dir={run_dir}",
+        proc = subprocess.run([sys.executable, "-m", "toymodels.cli.train", *overrides, f"hydra.run.dir={run_dir}",
                                "logger=csv"], env=env, capture_output=True, text=True, cwd=tmp)
         process_seconds = time.perf_counter() - t0
         if proc.returncode != 0:
@@ -249,7 +249,7 @@ def main(argv=None) -> int:
         flops_per_token = module.cost.flops / module.cost.tokens
         bare = bare_tokens_per_s(spec, warmup)
         light = lightning_tokens_per_s(spec, warmup)
-        from toymodels.model import non_embedding_params
+        from toymodels.training.model import non_embedding_params
 
         rows.append({
             "model": name,

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from toymodels import labs
-from toymodels.analysis import forecast_cli, report
-from toymodels.records import write_json
+from toymodels.cli import forecast as forecast_cli
+from toymodels.cli import report
+from toymodels.runs.records import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_FILES = ("run.json", "metrics.csv")

@@ -24,7 +24,7 @@ def main() -> None:
     # (an ignored signal stays ignored across exec), so restore the default here.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    from toymodels.recorder import RunRecorder
+    from toymodels.training.recorder import RunRecorder
 
     original, written = RunRecorder.evaluate, []
 
@@ -37,7 +37,7 @@ def main() -> None:
 
     RunRecorder.evaluate = evaluate
     sys.argv = ["toymodels-train", *[a for a in opts.args if a != "--"]]
-    from toymodels.train import main as train_main
+    from toymodels.cli.train import main as train_main
 
     train_main()
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from toymodels import analysis
-from toymodels.analysis import abilities, report
+from toymodels.analysis import abilities
+from toymodels.cli import report
 
 SIZES = {"d8": 1e10, "d16": 3e10, "d24": 1e11, "d32": 3e11, "d48": 1e12, "d64": 3e12, "d96": 1e13}
 SEEDS = (0, 1, 2)

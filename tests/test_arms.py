@@ -11,7 +11,8 @@ import pytest
 
 from tests.test_report import _Capture, write_multirun_yaml
 from toymodels.analysis import arms as arm_analysis
-from toymodels.analysis import load_sweep, report, sigmoid
+from toymodels.analysis import load_sweep, sigmoid
+from toymodels.cli import report
 
 SIZES = {"d8": 1e10, "d16": 3e10, "d24": 1e11, "d32": 3e11, "d48": 1e12, "d64": 3e12, "d96": 1e13}
 LO, HI = math.log10(min(SIZES.values())), math.log10(max(SIZES.values()))

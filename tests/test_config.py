@@ -5,8 +5,8 @@ import re
 import pytest
 from hydra import compose, initialize_config_dir
 
-from toymodels.config import build_run, config_dir
 from toymodels.errors import ConfigError
+from toymodels.training.config import build_run, config_dir
 
 CONF = config_dir()
 GROUPS = ["task", "model", "trainer", "logger", "experiment", "debug"]
@@ -37,7 +37,7 @@ def test_every_config_file_composes_and_builds(group, option):
 
 
 def test_model_family_is_ordered_and_spans_two_decades():
-    from toymodels.model import non_embedding_params
+    from toymodels.training.model import non_embedding_params
 
     sizes = []
     for path in sorted((CONF / "model").glob("*.yaml")):
@@ -80,7 +80,7 @@ def test_budget_in_tokens_flops_or_steps_gives_the_same_horizon():
 
 
 def test_a_budget_typed_on_the_command_line_replaces_the_configured_one():
-    from toymodels.train import with_one_budget
+    from toymodels.cli.train import with_one_budget
 
     assert with_one_budget(["train.steps=100"]) == ["train.steps=100", "train.tokens=null", "train.flops=null"]
     assert with_one_budget(["-m", "train.flops=1e9,2e9", "experiment=emergence"])[-2:] == [
@@ -121,7 +121,7 @@ def test_symbols_encoding_sizes_the_vocabulary_and_names_the_run():
 
 @pytest.mark.parametrize("decay, undecayed", [("matrices", True), ("all", False)])
 def test_weight_decay_applies_to_matrices_or_to_every_parameter(decay, undecayed):
-    from toymodels.module import ArithmeticLM
+    from toymodels.training.module import ArithmeticLM
 
     spec = build_run(compose_train("model=d8", "train.weight_decay=0.5", f"train.decay={decay}"))
     module = ArithmeticLM(spec.model, spec.task, spec.optim, spec.batch_size, spec.max_steps, spec.seeds)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from toymodels.analysis import datascale
-from toymodels.analysis.report import main as report_main
 from toymodels.analysis.sweep import load_sweep
+from toymodels.cli.report import main as report_main
 
 SIZES = (100, 200, 400, 800, 1600, 3200)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests.helpers import SMALL_RUN, read_metrics, run_cli
-from toymodels.model import ModelConfig, Transformer
+from toymodels.training.model import ModelConfig, Transformer
 
 ENS = (*SMALL_RUN, "model=d8", "train.tokens=null", "train.steps=80", "train.checkpoint_every=30", "verbose=false")
 MEMBERS = ("run", "run-s1", "run-s2")
@@ -35,7 +35,7 @@ def test_a_member_starts_and_computes_as_the_one_member_model_of_its_seed():
 def ensemble(tmp_path_factory):
     """Three seeds (0, 1, 2) trained as one ensemble; the run folders of its members."""
     root = tmp_path_factory.mktemp("ensemble")
-    proc = run_cli("toymodels.train", *ENS, "train.ensemble=3", f"hydra.run.dir={root / 'run'}", cwd=root)
+    proc = run_cli("toymodels.cli.train", *ENS, "train.ensemble=3", f"hydra.run.dir={root / 'run'}", cwd=root)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return [root / name for name in MEMBERS]
 
@@ -46,7 +46,7 @@ def test_each_member_writes_the_single_run_of_its_seed(tmp_path, ensemble):
     assert [_record(d)["seed"] for d in ensemble] == [0, 1, 2]
     assert (ensemble[0] / "checkpoints" / "last.ckpt").exists()  # one checkpoint holds the whole ensemble
     single_dir = tmp_path / "single"
-    proc = run_cli("toymodels.train", *ENS, "seed=2", f"hydra.run.dir={single_dir}", cwd=tmp_path)
+    proc = run_cli("toymodels.cli.train", *ENS, "seed=2", f"hydra.run.dir={single_dir}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     member, single = _record(ensemble[2]), _record(single_dir)
     for key in ("flops", "tokens", "flops_6nd", "step", "params", "max_flops", "chance"):
@@ -73,9 +73,9 @@ def test_an_interrupted_ensemble_resumes_every_member_to_the_same_result(tmp_pat
     members = [tmp_path / name for name in MEMBERS]
     assert [_record(d)["status"] for d in members] == ["running"] * 3
     # A member cannot be resumed on its own: the ensemble's checkpoint holds it.
-    alone = run_cli("toymodels.train", *ENS, "seed=1", f"hydra.run.dir={members[1]}", cwd=tmp_path)
+    alone = run_cli("toymodels.cli.train", *ENS, "seed=1", f"hydra.run.dir={members[1]}", cwd=tmp_path)
     assert alone.returncode == 2 and "member of the seed ensemble" in alone.stderr, alone.stderr[-2000:]
-    again = run_cli("toymodels.train", *ENS, "train.ensemble=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    again = run_cli("toymodels.cli.train", *ENS, "train.ensemble=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     for resumed, reference in zip(members, ensemble):
         assert _record(resumed)["status"] == "completed"
@@ -90,8 +90,8 @@ def test_an_interrupted_ensemble_resumes_every_member_to_the_same_result(tmp_pat
 def test_a_diverging_member_is_recorded_as_diverged_and_the_others_go_on(tmp_path, monkeypatch):
     from hydra import compose, initialize_config_dir
 
-    from toymodels.config import RunConfig, build_run, config_dir
-    from toymodels.train import _fit_run, member_dirs
+    from toymodels.cli.train import _fit_run, member_dirs
+    from toymodels.training.config import RunConfig, build_run, config_dir
 
     make_module = RunConfig.make_module
 
@@ -117,14 +117,15 @@ def test_a_diverging_member_is_recorded_as_diverged_and_the_others_go_on(tmp_pat
 
 @pytest.mark.slow
 def test_ensemble_refusals_are_one_line_and_write_nothing(tmp_path):
-    bad = run_cli("toymodels.train", *ENS, "train.ensemble=0", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    bad = run_cli("toymodels.cli.train", *ENS, "train.ensemble=0", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert bad.returncode == 2 and "train.ensemble=0 must be > 0" in bad.stderr, bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
     # Seed 1 was trained on its own already: an ensemble over seeds 0-1 would train it again.
-    done = run_cli("toymodels.train", *ENS, "train.steps=5", "seed=1", f"hydra.run.dir={tmp_path / 'run-s1'}",
+    done = run_cli("toymodels.cli.train", *ENS, "train.steps=5", "seed=1", f"hydra.run.dir={tmp_path / 'run-s1'}",
                    cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    again = run_cli("toymodels.train", *ENS, "train.steps=5", "train.ensemble=2", f"hydra.run.dir={tmp_path / 'run'}",
+    again = run_cli("toymodels.cli.train", *ENS, "train.steps=5", "train.ensemble=2",
+                    f"hydra.run.dir={tmp_path / 'run'}",
                     cwd=tmp_path)
     assert again.returncode == 2 and "already holds a completed run" in again.stderr, again.stderr
     assert len(again.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
@@ -132,7 +133,7 @@ def test_ensemble_refusals_are_one_line_and_write_nothing(tmp_path):
 
 def test_a_sweep_whose_ensembles_overlap_is_refused_before_anything_runs(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli("toymodels.train", "-m", *ENS, "seed=0,1", "train.ensemble=2", f"hydra.sweep.dir={sweep}",
+    proc = run_cli("toymodels.cli.train", "-m", *ENS, "seed=0,1", "train.ensemble=2", f"hydra.sweep.dir={sweep}",
                    cwd=tmp_path)
     assert proc.returncode == 2 and "two jobs would train seed 1" in proc.stderr, proc.stderr
     assert "seed=0,2" in proc.stderr and not sweep.exists()
@@ -140,6 +141,6 @@ def test_a_sweep_whose_ensembles_overlap_is_refused_before_anything_runs(tmp_pat
 
 def test_a_sweep_whose_run_names_collide_is_refused_with_the_fix(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli("toymodels.train", "-m", *ENS, "model.n_head=2,4", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    proc = run_cli("toymodels.cli.train", "-m", *ENS, "model.n_head=2,4", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert proc.returncode == 2 and "does not tell them apart" in proc.stderr, proc.stderr
     assert not sweep.exists()

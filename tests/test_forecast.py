@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import run_cli
 from toymodels.analysis import forecast as fc
-from toymodels.records import METRICS
+from toymodels.runs.records import METRICS
 
 L = 4  # answer positions
 SLOPE, CENTRE = 1.5, 11.0  # logit(per-position accuracy) = SLOPE * (log10 C - CENTRE)
@@ -64,7 +64,7 @@ def build_family(root: Path, sizes: np.ndarray = SIZES, seeds: tuple = (0, 1, 2)
 def family(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = build_family(tmp_path_factory.mktemp("family"))
     start = time.perf_counter()
-    proc = run_cli("toymodels.analysis.forecast_cli", str(root), "--fit-below", f"{10**11.5:.3e}")
+    proc = run_cli("toymodels.cli.forecast", str(root), "--fit-below", f"{10**11.5:.3e}")
     elapsed = time.perf_counter() - start
     return {"root": root, "proc": proc, "elapsed": elapsed, "result": json.loads((root / "forecast.json").read_text())}
 
@@ -112,7 +112,7 @@ def test_old_sweep_without_answer_prob_gives_a_reason_not_a_crash(tmp_path: Path
         drop = lines[0].split(",").index("answer_prob")
         csv_path.write_text("\n".join(",".join(v for j, v in enumerate(line.split(",")) if j != drop)
                                       for line in lines) + "\n")
-    proc = run_cli("toymodels.analysis.forecast_cli", str(root), "--fit-models", "d0,d1,d2,d3")
+    proc = run_cli("toymodels.cli.forecast", str(root), "--fit-models", "d0,d1,d2,d3")
     assert proc.returncode == 0, proc.stderr
     passuntil = json.loads((root / "forecast.json").read_text())["forecasters"]["passuntil"]
     assert passuntil["threshold_flops"] is None and "answer_prob" in passuntil["reason"]
@@ -139,7 +139,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(kind: str, tmp_path: P
         build_family(root)
         args = ["--fit-models", "d0,d1,d99"]
     before = sorted(tmp_path.rglob("*"))
-    proc = run_cli("toymodels.analysis.forecast_cli", str(root), *args)
+    proc = run_cli("toymodels.cli.forecast", str(root), *args)
     assert proc.returncode == 2
     assert proc.stderr.startswith("toymodels-forecast: error: ") and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr

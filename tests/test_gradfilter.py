@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from toymodels.gradfilter import GrokfastEMA
+from toymodels.training.gradfilter import GrokfastEMA
 
 
 class _Module(torch.nn.Module):

@@ -55,7 +55,7 @@ def test_notebook_trains_its_lab_on_tiny_settings(tmp_path):
 
 
 def test_report_example_copies_the_lab_sweep_and_reports_it_with_the_labs_options(tmp_path, monkeypatch):
-    from toymodels.analysis import report
+    from toymodels.cli import report
 
     monkeypatch.chdir(tmp_path)
     source = labs.example_dir("mirage")
@@ -95,12 +95,12 @@ def test_packaged_examples_are_small():
 
 
 def test_report_example_refuses_an_unknown_lab_and_an_existing_folder(tmp_path):
-    result = run_cli("toymodels.analysis.report", "--example", "nolab", cwd=tmp_path)
+    result = run_cli("toymodels.cli.report", "--example", "nolab", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "toymodels-report: error: no lab called 'nolab'; the labs are " + ", ".join(labs.LABS)]
     (tmp_path / "taken").mkdir()
-    result = run_cli("toymodels.analysis.report", "--example", "jump", str(tmp_path / "taken"), cwd=tmp_path)
+    result = run_cli("toymodels.cli.report", "--example", "jump", str(tmp_path / "taken"), cwd=tmp_path)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "already exists" in result.stderr and not list((tmp_path / "taken").iterdir())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
@@ -108,7 +108,7 @@ def test_report_example_refuses_an_unknown_lab_and_an_existing_folder(tmp_path):
 
 def test_an_over_budget_sweep_is_refused_before_anything_is_written(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli("toymodels.train", "-m", "experiment=lab_forecast", "model=d8,d16,d24,d32",
+    result = run_cli("toymodels.cli.train", "-m", "experiment=lab_forecast", "model=d8,d16,d24,d32",
                      f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -117,8 +117,8 @@ def test_an_over_budget_sweep_is_refused_before_anything_is_written(tmp_path):
 
 
 def test_budget_counts_every_job_and_every_seed_of_an_ensemble():
-    from toymodels.config import ConfigError
-    from toymodels.train import check_command_line
+    from toymodels.cli.train import check_command_line
+    from toymodels.training.config import ConfigError
 
     base = ["-m", "experiment=lab_forecast", "hydra.sweep.dir=/nonexistent/sweep"]
     check_command_line([*base])  # the lab's default choice fits: 3 sizes x 3 seeds
@@ -132,8 +132,8 @@ def test_every_lab_experiment_composes_and_its_tiny_settings_stay_tiny():
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from toymodels.config import build_run, config_dir
-    from toymodels.train import with_one_budget
+    from toymodels.cli.train import with_one_budget
+    from toymodels.training.config import build_run, config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         for lab in labs.LABS.values():

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from toymodels.metrics import Evaluator, ProblemScores
-from toymodels.model import ModelConfig, Transformer
-from toymodels.tasks import PAD, Task, encode
+from toymodels.tasks.arithmetic import PAD, Task, encode
+from toymodels.training.metrics import Evaluator, ProblemScores
+from toymodels.training.model import ModelConfig, Transformer
 
 
 def _scores(evaluator: Evaluator, fields: list[str], logprobs=None) -> ProblemScores:

@@ -11,13 +11,13 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from tests.helpers import read_metrics, run_cli
-from toymodels.config import build_run
 from toymodels.errors import ConfigError
-from toymodels.mixture import Mixture, build_mixture
-from toymodels.mixture_run import MixtureData, MixtureEvaluator
-from toymodels.model import ModelConfig, Transformer
-from toymodels.records import METRICS
-from toymodels.tasks import PAD, STOI, VOCAB, decode
+from toymodels.runs.records import METRICS
+from toymodels.tasks.arithmetic import PAD, STOI, VOCAB, decode
+from toymodels.tasks.mixture import Mixture, build_mixture
+from toymodels.training.config import build_run
+from toymodels.training.mixture_run import MixtureData, MixtureEvaluator
+from toymodels.training.model import ModelConfig, Transformer
 
 SKILLS = [
     {"task": "add", "n_digits": 1, "weight": 4},
@@ -176,7 +176,7 @@ def test_metrics_are_named_per_skill_and_the_overall_loss_weights_the_trained_sk
 @pytest.mark.slow
 def test_a_mixture_run_writes_per_skill_names_in_every_record(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli("toymodels.train", "task=mix", "model=d8", "train.steps=12", "eval.size=20",
+    result = run_cli("toymodels.cli.train", "task=mix", "model=d8", "train.steps=12", "eval.size=20",
                      "eval.per_decade=2", "logger=tensorboard", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = read_metrics(run_dir)
@@ -231,7 +231,7 @@ def test_a_mixture_refuses_a_finite_training_set_and_abacus_on_a_scratchpad_or_m
     ("task.skills=[{task:add,n_digits:2},{name:add2,task:sub}]", "two skills named"),
 ])
 def test_bad_skill_lists_exit_2_from_the_cli_and_write_nothing(tmp_path, override, message):
-    result = run_cli("toymodels.train", "task=mix", override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    result = run_cli("toymodels.cli.train", "task=mix", override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr

@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from toymodels.model import ModelConfig, Transformer, non_embedding_params, total_params, training_flops_per_token
+from toymodels.training.model import (
+    ModelConfig,
+    Transformer,
+    non_embedding_params,
+    total_params,
+    training_flops_per_token,
+)
 
 
 @pytest.mark.parametrize("d_model, n_layer, n_head", [(16, 1, 2), (64, 2, 4), (96, 3, 6)])
@@ -70,8 +76,8 @@ def test_evaluator_greedy_answers_equal_plain_greedy_decoding(pad_answer):
     # whose targets agree with the model's own greedy output for 0..all positions cover every case.
     import numpy as np
 
-    from toymodels.metrics import Evaluator
-    from toymodels.tasks import END, Task, decode
+    from toymodels.tasks.arithmetic import END, Task, decode
+    from toymodels.training.metrics import Evaluator
 
     torch.manual_seed(0)
     task = Task(name="add", n_digits=3, format="reversed", pad_answer=pad_answer)
@@ -100,9 +106,9 @@ def test_evaluator_greedy_answers_equal_plain_greedy_decoding(pad_answer):
 def test_flops_a_run_reports_per_step_agree_with_flop_counter_on_a_training_step():
     # The run's own accounting (ArithmeticLM.cost.flops, what run.json and metrics.csv use),
     # checked on a real training step of the demo's task: forward, loss on answer tokens, backward.
-    from toymodels.data import ArithmeticData
-    from toymodels.module import ArithmeticLM, OptimConfig
-    from toymodels.tasks import Task
+    from toymodels.tasks.arithmetic import Task
+    from toymodels.training.data import ArithmeticData
+    from toymodels.training.module import ArithmeticLM, OptimConfig
 
     task = Task(name="add", n_digits=3)
     cfg = ModelConfig(d_model=64, n_layer=2, n_head=4, context=task.seq_len - 1, attn_impl="matmul")
@@ -131,7 +137,7 @@ def test_logits_from_a_position_equal_the_full_pass(impl):
 def test_flops_milestones_are_log_spaced_on_an_absolute_grid():
     import numpy as np
 
-    from toymodels.recorder import flops_milestones
+    from toymodels.training.recorder import flops_milestones
 
     points = flops_milestones(1e12, per_decade=4, start_fraction=0.01)
     np.testing.assert_allclose(np.log10(points), [10, 10.25, 10.5, 10.75, 11, 11.25, 11.5, 11.75, 12])

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from tests.helpers import SMALL_RUN, read_metrics, run_cli
-from toymodels.model import (
+from toymodels.tasks.arithmetic import DIGIT0, FORMATS, Task, to_digits
+from toymodels.tasks.positions import abacus_ids, row_abacus_ids, training_positions
+from toymodels.training.model import (
     ModelConfig,
     Transformer,
     inference_flops_per_problem,
@@ -15,8 +17,6 @@ from toymodels.model import (
     total_params,
     training_flops_per_token,
 )
-from toymodels.positions import abacus_ids, row_abacus_ids, training_positions
-from toymodels.tasks import DIGIT0, FORMATS, Task, to_digits
 
 TASKS = [dict(name=n, n_digits=d) for n in ("add", "sub", "mul") for d in (1, 3)] + [
     dict(name="mod", p=97, op=op) for op in ("add", "sub", "mul")
@@ -128,7 +128,7 @@ def test_abacus_kv_cached_decoding_equals_uncached_and_members_share_ids():
 
 
 def test_the_evaluator_scores_an_abacus_model_with_its_ids():
-    from toymodels.metrics import Evaluator
+    from toymodels.training.metrics import Evaluator
 
     torch.manual_seed(0)
     task = Task(name="add", n_digits=2)
@@ -150,7 +150,7 @@ def test_a_model_trains_from_the_cli_with_each_position_encoding(tmp_path, kind)
     import json
 
     run_dir = tmp_path / kind
-    proc = run_cli("toymodels.train", *SMALL_RUN, "model=d8", "train.tokens=null", "train.steps=80",
+    proc = run_cli("toymodels.cli.train", *SMALL_RUN, "model=d8", "train.tokens=null", "train.steps=80",
                    "eval.size=200", "verbose=false", f"model.pos_embedding={kind}", "train.ensemble=2",
                    f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -164,7 +164,7 @@ def test_a_model_trains_from_the_cli_with_each_position_encoding(tmp_path, kind)
 
 
 def test_abacus_on_an_unindexable_layout_is_one_line_and_exit_2(tmp_path):
-    proc = run_cli("toymodels.train", "task.format=plain", "task.pad_answer=false", "model=d8",
+    proc = run_cli("toymodels.cli.train", "task.format=plain", "task.pad_answer=false", "model=d8",
                    "model.pos_embedding=abacus", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "cannot index" in proc.stderr
@@ -182,7 +182,7 @@ def test_ids_read_off_the_tokens_equal_the_layout_ids(spec, fmt):
 
 
 def test_a_mixture_batch_gets_each_skill_its_own_ids():
-    from toymodels.mixture import build_mixture
+    from toymodels.tasks.mixture import build_mixture
 
     mix = build_mixture({"name": "mix", "skills": [{"task": "add", "n_digits": 1}, {"task": "sub", "n_digits": 3},
                                                    {"task": "add", "n_digits": 5, "weight": 0}],
@@ -202,7 +202,7 @@ def test_a_mixture_trains_with_abacus_positions_and_scores_an_eval_only_length(t
     import json
 
     run_dir = tmp_path / "run"
-    proc = run_cli("toymodels.train", "task=mix", "task.skills=[{task:add,n_digits:1},{task:add,n_digits:2},"
+    proc = run_cli("toymodels.cli.train", "task=mix", "task.skills=[{task:add,n_digits:1},{task:add,n_digits:2},"
                    "{task:add,n_digits:3,weight:0}]", "task.shared.format=reversed", "model=d8",
                    "model.pos_embedding=abacus", "train.tokens=null", "train.steps=60", "eval.size=100",
                    "verbose=false", f"hydra.run.dir={run_dir}", cwd=tmp_path)

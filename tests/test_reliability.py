@@ -14,7 +14,7 @@ RUN = (*SMALL_RUN, "model=d16", "train.tokens=null", "train.steps=300", "train.c
 
 
 def _start(*args, cwd):
-    return subprocess.Popen([sys.executable, "-m", "toymodels.train", *args], cwd=cwd, env=cli_env(),
+    return subprocess.Popen([sys.executable, "-m", "toymodels.cli.train", *args], cwd=cwd, env=cli_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -43,7 +43,7 @@ def _interrupted(run_dir, after_points: int, sig: str, cwd):
 def reference(tmp_path_factory):
     """metrics.csv of the uninterrupted run."""
     run_dir = tmp_path_factory.mktemp("reference") / "run"
-    proc = run_cli("toymodels.train", *RUN, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
+    proc = run_cli("toymodels.cli.train", *RUN, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return read_metrics(run_dir)
 
@@ -67,7 +67,7 @@ def test_kill_9_then_rerun_resumes_to_the_same_result(tmp_path, reference, after
     assert checkpoint < before[-1]["step"]  # the last point is newer than the checkpoint: it must be redone
     assert (checkpoint == 0) == (after_points == 1)
 
-    again = run_cli("toymodels.train", *RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    again = run_cli("toymodels.cli.train", *RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert ("resuming" in again.stdout) == (checkpoint > 0)
     assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
@@ -88,7 +88,7 @@ def test_sigterm_stops_the_run_and_the_rerun_resumes_to_the_same_result(tmp_path
     assert record["status"] == "running" and "interrupted" in record["message"]
     # The step reached was kept: the re-run starts from there, not from an older checkpoint.
     assert _ckpt_step(run_dir) == record["step"] == read_metrics(run_dir)[-1]["step"]
-    again = run_cli("toymodels.train", *RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    again = run_cli("toymodels.cli.train", *RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert again.returncode == 0 and "resuming" in again.stdout, again.stderr[-2000:]
     assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
     _same_points(read_metrics(run_dir), reference)
@@ -111,7 +111,7 @@ def test_two_processes_never_train_into_one_run_folder(tmp_path):
     try:
         _wait_for(lambda: (run_dir / "metrics.csv").exists(), first)
         before = (run_dir / ".hydra" / "config.yaml").read_text(), (run_dir / "run.json").read_text()
-        second = run_cli("toymodels.train", *RUN[:-2], "train.steps=3000", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+        second = run_cli("toymodels.cli.train", *RUN[:-2], "train.steps=3000", f"hydra.run.dir={run_dir}", cwd=tmp_path)
         lines = [line for line in second.stderr.splitlines() if line.strip()]
         assert second.returncode == 2 and len(lines) == 1 and "in use by another training process" in lines[0]
         assert (run_dir / ".hydra" / "config.yaml").read_text() == before[0]
@@ -119,7 +119,7 @@ def test_two_processes_never_train_into_one_run_folder(tmp_path):
         first.kill()
         first.wait()
     # The lock dies with its holder (kill -9): the same command now runs, resuming what the first one saved.
-    again = run_cli("toymodels.train", *RUN[:-2], "train.steps=3000", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    again = run_cli("toymodels.cli.train", *RUN[:-2], "train.steps=3000", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
 
@@ -134,7 +134,7 @@ def test_rerunning_a_sweep_skips_completed_runs(tmp_path):
     proc.kill()
     proc.wait()
     stamp = first.stat().st_mtime_ns
-    again = run_cli("toymodels.train", *args, cwd=tmp_path)
+    again = run_cli("toymodels.cli.train", *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "add2-reversed-d16-s0: already completed" in again.stdout
     assert first.stat().st_mtime_ns == stamp
@@ -168,7 +168,7 @@ BAD_OVERRIDES = [
 
 @pytest.mark.parametrize("override, message", BAD_OVERRIDES, ids=[o for o, _ in BAD_OVERRIDES])
 def test_bad_override_gives_one_line_and_writes_nothing(tmp_path, override, message):
-    proc = run_cli("toymodels.train", "task.n_digits=2", *override.split(), f"hydra.run.dir={tmp_path / 'run'}",
+    proc = run_cli("toymodels.cli.train", "task.n_digits=2", *override.split(), f"hydra.run.dir={tmp_path / 'run'}",
                    cwd=tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2
@@ -180,7 +180,7 @@ def _finished_run(tmp_path, *extra):
     tmp_path.mkdir(exist_ok=True)
     run_dir = tmp_path / "run"
     args = (*RUN[:-2], "train.steps=20", *extra, f"hydra.run.dir={run_dir}")
-    proc = run_cli("toymodels.train", *args, cwd=tmp_path)
+    proc = run_cli("toymodels.cli.train", *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return run_dir, args
 
@@ -193,7 +193,7 @@ def test_truncated_or_foreign_checkpoint_is_refused_and_kept(tmp_path):
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     data = ckpt.read_bytes()
     ckpt.write_bytes(data[: len(data) // 2])
-    proc = run_cli("toymodels.train", *args, cwd=tmp_path)
+    proc = run_cli("toymodels.cli.train", *args, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and f"checkpoint {ckpt} cannot be read" in lines[0] and "truncated or corrupt" in lines[0]
@@ -202,7 +202,7 @@ def test_truncated_or_foreign_checkpoint_is_refused_and_kept(tmp_path):
     # A checkpoint of another model size in this folder: refused, not loaded, not overwritten.
     other, _ = _finished_run(tmp_path / "other", "model=d24")
     ckpt.write_bytes((other / "checkpoints" / "last.ckpt").read_bytes())
-    proc = run_cli("toymodels.train", *args, cwd=tmp_path)
+    proc = run_cli("toymodels.cli.train", *args, cwd=tmp_path)
     assert proc.returncode == 2 and "holds another model" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -210,7 +210,7 @@ def test_truncated_or_foreign_checkpoint_is_refused_and_kept(tmp_path):
 def test_a_folder_holding_another_run_is_refused(tmp_path):
     run_dir, args = _finished_run(tmp_path)
     before = (run_dir / "run.json").read_text()
-    proc = run_cli("toymodels.train", *args, "train.lr=0.01", cwd=tmp_path)
+    proc = run_cli("toymodels.cli.train", *args, "train.lr=0.01", cwd=tmp_path)
     assert proc.returncode == 2
     assert "holds a different run (train.lr: 0.003 there, 0.01 now)" in proc.stderr
     assert (run_dir / "run.json").read_text() == before
@@ -221,7 +221,8 @@ def test_a_folder_holding_another_run_is_refused(tmp_path):
 def test_divergence_is_recorded_and_the_sweep_goes_on(tmp_path):
     sweep = tmp_path / "sweep"
     # lr=1e6 blows the loss up within a few steps; lr=3e-3 trains normally.
-    proc = run_cli("toymodels.train", "-m", *RUN[:-2], "train.steps=30", "train.warmup_steps=0", "train.grad_clip=0",
+    proc = run_cli("toymodels.cli.train", "-m", *RUN[:-2], "train.steps=30", "train.warmup_steps=0",
+                   "train.grad_clip=0",
                    "train.lr=1e6,3e-3", f"hydra.sweep.dir={sweep}", "run_name=lr${train.lr}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     diverged = json.loads((sweep / "lr1000000.0" / "run.json").read_text())
@@ -233,10 +234,10 @@ def test_divergence_is_recorded_and_the_sweep_goes_on(tmp_path):
 def test_a_diverged_run_exits_3_and_is_skipped_when_run_again(tmp_path):
     args = (*RUN[:-2], "train.steps=30", "train.warmup_steps=0", "train.grad_clip=0", "train.lr=1e6",
             f"hydra.run.dir={tmp_path / 'run'}")
-    proc = run_cli("toymodels.train", *args, cwd=tmp_path)
+    proc = run_cli("toymodels.cli.train", *args, cwd=tmp_path)
     assert proc.returncode == 3 and "diverged" in proc.stderr and "Traceback" not in proc.stderr
     record = (tmp_path / "run" / "run.json").read_text()
     assert json.loads(record)["status"] == "diverged"
-    again = run_cli("toymodels.train", *args, cwd=tmp_path)
+    again = run_cli("toymodels.cli.train", *args, cwd=tmp_path)
     assert again.returncode == 0 and "already diverged" in again.stdout
     assert (tmp_path / "run" / "run.json").read_text() == record

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from toymodels import analysis
-from toymodels.analysis import report
 from toymodels.analysis import summary as summary_module
-from toymodels.records import jsonable
+from toymodels.cli import report
+from toymodels.runs.records import jsonable
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"d8": (8, 2), "d16": (16, 2), "d24": (24, 2), "d32": (32, 3), "d48": (48, 3), "d64": (64, 4), "d96": (96, 4)}
@@ -317,7 +317,7 @@ def test_cli_entry_point_exits_2_without_a_traceback(kind: str, tmp_path: Path) 
     if kind == "empty":
         target.mkdir()
     proc = subprocess.run(
-        [sys.executable, "-m", "toymodels.analysis.report", str(target)], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "toymodels.cli.report", str(target)], cwd=REPO, capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -325,7 +325,7 @@ def test_cli_entry_point_exits_2_without_a_traceback(kind: str, tmp_path: Path) 
 
 
 def test_report_never_imports_the_training_stack() -> None:
-    modules = "toymodels.analysis.report, toymodels.analysis.forecast_cli"
+    modules = "toymodels.cli.report, toymodels.cli.forecast"
     code = f"import sys, {modules}; print(sorted({{'torch', 'lightning'}} & set(sys.modules)))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from tests.helpers import cli_env, read_metrics, run_cli
-from toymodels.config import check_sweep_strategy
 from toymodels.errors import ConfigError
+from toymodels.training.config import check_sweep_strategy
 
 TINY = ("model=d16", "task.n_digits=2", "eval.size=100", "train.tokens=null", "train.steps=40")
 RECORD_KEYS = ("status", "step", "flops", "tokens", "flops_6nd", "max_flops", "flops_per_step", "tokens_per_step")
@@ -33,7 +33,7 @@ def test_two_process_runs_record_the_flops_and_tokens_of_one_process(tmp_path):
     runs = {"cpu": ("trainer=cpu",), "ddp_sim": ("trainer=ddp_sim",), "ddp": ddp_on_cpu}
     records, tables = {}, {}
     for name, trainer in runs.items():
-        proc = run_cli("toymodels.train", *TINY, *trainer, f"hydra.run.dir={tmp_path / name}", cwd=tmp_path)
+        proc = run_cli("toymodels.cli.train", *TINY, *trainer, f"hydra.run.dir={tmp_path / name}", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-2000:]
         records[name] = json.loads((tmp_path / name / "run.json").read_text())
         tables[name] = read_metrics(tmp_path / name)
@@ -53,7 +53,7 @@ def test_two_process_runs_record_the_flops_and_tokens_of_one_process(tmp_path):
 def test_joblib_sweep_runs_two_jobs_in_parallel(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
     sweep = tmp_path / "sweep"
-    proc = run_cli("toymodels.train", "-m", *TINY, "seed=0,1", "hydra/launcher=parallel", "verbose=false",
+    proc = run_cli("toymodels.cli.train", "-m", *TINY, "seed=0,1", "hydra/launcher=parallel", "verbose=false",
                    f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     launching = [line for line in proc.stdout.splitlines() if "is launching 2 jobs" in line]
@@ -63,7 +63,7 @@ def test_joblib_sweep_runs_two_jobs_in_parallel(tmp_path):
 
 
 def test_multirun_with_strategy_ddp_fails_fast_with_one_line(tmp_path):
-    proc = run_cli("toymodels.train", "-m", *TINY, "seed=0,1", "trainer=ddp", f"hydra.sweep.dir={tmp_path / 's'}",
+    proc = run_cli("toymodels.cli.train", "-m", *TINY, "seed=0,1", "trainer=ddp", f"hydra.sweep.dir={tmp_path / 's'}",
                    cwd=tmp_path, timeout=60)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -94,7 +94,7 @@ def test_only_sweeps_whose_ranks_rerun_the_command_are_refused(trainer, launcher
 def _launcher(*overrides):
     from hydra import compose, initialize_config_dir
 
-    from toymodels.config import config_dir
+    from toymodels.training.config import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return compose("train", overrides=list(overrides), return_hydra_config=True).hydra.launcher
@@ -129,7 +129,7 @@ def test_slurm_requeue_resumes_from_last_checkpoint(tmp_path):
                   SLURM_JOB_NAME="train", SLURM_JOB_ID="4242", SLURM_PROCID="0", SLURM_LOCALID="0",
                   SLURM_NODEID="0", SLURM_NODELIST="localhost")
     args = [*TINY[:-1], "train.steps=1000", "eval.per_decade=2", "trainer.threads=1", f"hydra.run.dir={run_dir}"]
-    proc = subprocess.Popen([sys.executable, "-m", "toymodels.train", *args], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "toymodels.cli.train", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def wait_for(predicate):
@@ -151,7 +151,7 @@ def test_slurm_requeue_resumes_from_last_checkpoint(tmp_path):
     assert stopped["status"] == "running" and 0 < stopped["step"] < 1000, err[-2000:]
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == stopped["step"]
 
-    proc = run_cli("toymodels.train", *args, cwd=tmp_path, env=env)
+    proc = run_cli("toymodels.cli.train", *args, cwd=tmp_path, env=env)
     assert proc.returncode == 0 and "resuming" in proc.stdout, proc.stderr[-2000:]
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "completed" and record["step"] == 1000 and record["flops"] == record["max_flops"]
@@ -160,7 +160,7 @@ def test_slurm_requeue_resumes_from_last_checkpoint(tmp_path):
 @needs_gpu
 @pytest.mark.gpu
 def test_gpu_bf16_run_with_a_large_batch_completes(tmp_path):
-    proc = run_cli("toymodels.train", "model=d64", "task.n_digits=3", "train.tokens=null", "train.steps=30",
+    proc = run_cli("toymodels.cli.train", "model=d64", "task.n_digits=3", "train.tokens=null", "train.steps=30",
                    "train.batch_size=4096", "eval.size=500", "trainer=gpu", f"hydra.run.dir={tmp_path / 'run'}",
                    cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -173,7 +173,7 @@ def test_gpu_bf16_run_with_a_large_batch_completes(tmp_path):
 @needs_gpu
 @pytest.mark.gpu
 def test_gpu_compiled_run_completes_and_keeps_parameter_names(tmp_path):
-    proc = run_cli("toymodels.train", *TINY, "trainer=gpu", "trainer.compile=true",
+    proc = run_cli("toymodels.cli.train", *TINY, "trainer=gpu", "trainer.compile=true",
                    f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "completed"

@@ -10,11 +10,11 @@ from tests.helpers import REPO, SMALL_RUN, run_cli
 @pytest.mark.slow
 def test_tiny_sweep_runs_end_to_end_through_train_and_report(tmp_path):
     sweep = tmp_path / "sweep"
-    train = run_cli("toymodels.train", "-m", *SMALL_RUN, "eval.size=200", "train.tokens=null", "train.steps=40",
+    train = run_cli("toymodels.cli.train", "-m", *SMALL_RUN, "eval.size=200", "train.tokens=null", "train.steps=40",
                     "model=d8,d16", "seed=0", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert train.returncode == 0, train.stderr[-2000:]
     assert "[sweep] 2 of 2 done" in train.stdout
-    report = run_cli("toymodels.analysis.report", str(sweep), cwd=tmp_path)
+    report = run_cli("toymodels.cli.report", str(sweep), cwd=tmp_path)
     assert report.returncode == 0, report.stderr[-2000:]
     assert "threshold (exact_match)" in report.stdout
     for name in ("emergence.png", "mirage.png", "curves.png", "summary.json", "summary.md"):

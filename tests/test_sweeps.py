@@ -2,7 +2,7 @@
 
 import pytest
 
-from toymodels.sweeps import count_jobs, sweep_axes
+from toymodels.runs.axes import count_jobs, sweep_axes
 
 
 def test_axes_from_command_line_sweeps_ranges_choices_and_lists():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from toymodels.tasks import FORMATS, TASKS, Task, answer_significance, decode
+from toymodels.tasks.arithmetic import FORMATS, TASKS, Task, answer_significance, decode
 
 # Every (task, op) the answer checks cover: the mod ops on a p with a 1-digit and a 3-digit residue.
 TASK_OPS = [("add", "add", 97), ("sub", "sub", 97), ("mul", "mul", 97)] + [
@@ -155,7 +155,7 @@ def test_every_shipped_task_config_builds():
 
     import yaml
 
-    from toymodels.config import TRAIN_SET_KEYS
+    from toymodels.training.config import TRAIN_SET_KEYS
 
     for path in sorted(pathlib.Path(__file__).parents[1].glob("conf/task/*.yaml")):
         values = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k not in ("id", *TRAIN_SET_KEYS)}
@@ -245,7 +245,7 @@ def test_sub_draws_every_pair_a_ge_b_uniformly():
     ids=lambda t: f"{t.label}-pad{t.pad_answer}",
 )
 def test_chance_is_the_score_of_a_uniform_guesser(task):
-    from toymodels.tasks import to_digits
+    from toymodels.tasks.arithmetic import to_digits
 
     rng = np.random.default_rng(0)
     a, b = task._sample_uniform(rng, 200_000)
@@ -331,7 +331,7 @@ def test_bad_encodings_are_named(kwargs, message):
 
 
 def test_symbols_cannot_take_abacus_positions():
-    from toymodels.positions import abacus_ids
+    from toymodels.tasks.positions import abacus_ids
 
     with pytest.raises(ValueError, match="one token and has no digits"):
         abacus_ids(Task(name="mod", p=13, format="plain", encoding="symbols"))

@@ -5,14 +5,14 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from toymodels.config import build_run, config_dir
-from toymodels.data import ArithmeticData
 from toymodels.errors import ConfigError
-from toymodels.metrics import Evaluator, weight_norm
-from toymodels.model import ModelConfig, Transformer
-from toymodels.records import NOT_GROKKED, grok_gap
-from toymodels.tasks import VOCAB, Task
-from toymodels.trainset import TrainingSet, draw_training_set, training_part_size
+from toymodels.runs.records import NOT_GROKKED, grok_gap
+from toymodels.tasks.arithmetic import VOCAB, Task
+from toymodels.tasks.trainset import TrainingSet, draw_training_set, training_part_size
+from toymodels.training.config import build_run, config_dir
+from toymodels.training.data import ArithmeticData
+from toymodels.training.metrics import Evaluator, weight_norm
+from toymodels.training.model import ModelConfig, Transformer
 
 TASKS = [
     Task(name="add", n_digits=2, format="plain"),

@@ -18,7 +18,7 @@ RUN = ("task=mod", "task.p=13", "task.train_size=50", "train.batch_size=16", "mo
 def reference(tmp_path_factory):
     """The uninterrupted run: its folder and its output."""
     run_dir = tmp_path_factory.mktemp("reference") / "run"
-    proc = run_cli("toymodels.train", *RUN, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
+    proc = run_cli("toymodels.cli.train", *RUN, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return run_dir, proc
 
@@ -35,7 +35,7 @@ def test_finite_set_run_records_train_metrics_weight_norm_epochs_and_grok_gap(re
     assert all(0 <= p["train_exact_match"] <= 1 and p["weight_norm"] > 0 for p in points)
     assert {p["step"] for p in points} >= {60}
     assert "grok_gap" in proc.stdout
-    report = run_cli("toymodels.analysis.report", str(run_dir), cwd=tmp_path)
+    report = run_cli("toymodels.cli.report", str(run_dir), cwd=tmp_path)
     assert report.returncode == 0 and (run_dir / "training.png").stat().st_size > 0, report.stderr
 
 
@@ -46,7 +46,7 @@ def test_killed_finite_set_run_resumes_in_the_same_epoch_order(reference, tmp_pa
     killed = run_cli("tests.interrupt", "--after-points", "12", "--signal", "KILL", "--", *RUN,
                      f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert killed.returncode != 0
-    again = run_cli("toymodels.train", *RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    again = run_cli("toymodels.cli.train", *RUN, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert again.returncode == 0 and "resuming" in again.stdout, again.stderr[-2000:]
     resumed, straight = read_metrics(run_dir), read_metrics(reference[0])
     assert [p["step"] for p in resumed] == [p["step"] for p in straight]
@@ -60,7 +60,7 @@ def test_killed_finite_set_run_resumes_in_the_same_epoch_order(reference, tmp_pa
     ("task.train_size=-3", "task.train_size=-3 must be >= 1"),
 ])
 def test_bad_training_set_input_is_one_line_exit_2_and_writes_nothing(tmp_path, override, message):
-    proc = run_cli("toymodels.train", *RUN, *override.split(), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    proc = run_cli("toymodels.cli.train", *RUN, *override.split(), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2
     assert len(lines) == 1 and lines[0].startswith("toymodels-train: error: ") and message in lines[0], lines
@@ -68,7 +68,7 @@ def test_bad_training_set_input_is_one_line_exit_2_and_writes_nothing(tmp_path, 
 
 
 def test_full_batch_over_the_memory_limit_is_refused_before_anything_is_written(tmp_path):
-    proc = run_cli("toymodels.train", "task=add", "task.n_digits=6", "task.train_size=3000000",
+    proc = run_cli("toymodels.cli.train", "task=add", "task.n_digits=6", "task.train_size=3000000",
                    "train.batch_size=full", "model=d256", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "GiB limit" in lines[0], lines

@@ -1,4 +1,4 @@
-"""Specification of Weights & Biases logging (`logger=wandb`, `toymodels.wandb_logging`).
+"""Specification of Weights & Biases logging (`logger=wandb`, `toymodels.training.wandb_logging`).
 
 Real wandb, the real CLI in subprocesses, no network: runs are read back from the offline run's
 `.wandb` transaction log. An unreachable server is 127.0.0.1:9 (nothing listens there) or a local
@@ -24,8 +24,8 @@ pytest.importorskip("wandb")
 from wandb.proto import wandb_internal_pb2  # noqa: E402
 
 from toymodels.errors import ConfigError  # noqa: E402
-from toymodels.records import METRICS  # noqa: E402
-from toymodels.wandb_logging import resolve_mode  # noqa: E402
+from toymodels.runs.records import METRICS  # noqa: E402
+from toymodels.training.wandb_logging import resolve_mode  # noqa: E402
 
 TINY = ["logger=wandb", "model=d16", "task.n_digits=1", "eval.size=10", "train.tokens=null", "train.steps=40",
         "trainer.log_every_n_steps=10"]
@@ -99,10 +99,10 @@ def _env(tmp_path: Path, **changes) -> dict:
 
 
 def _train(tmp_path: Path, args: list[str], env: dict, timeout: float = 120) -> dict:
-    """Run `python -m toymodels.train`; stdout lines with their seconds since launch, stderr, exit times."""
+    """Run `python -m toymodels.cli.train`; stdout lines with their seconds since launch, stderr, exit times."""
     start = time.monotonic()
     with open(tmp_path / "stderr.txt", "w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "toymodels.train", *args], cwd=tmp_path, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "toymodels.cli.train", *args], cwd=tmp_path, env=env,
                                 stdout=subprocess.PIPE, stderr=err, text=True)
         killer = threading.Timer(timeout, proc.kill)
         killer.start()

@@ -36,7 +36,7 @@ import json
 from IPython.display import Image, Markdown, display
 
 from toymodels import labs
-from toymodels.analysis import report
+from toymodels.cli import report
 
 TINY = labs.is_tiny()  # TOYMODELS_LAB_TINY=1: a few tiny runs (what the tests execute)
 # True: skip training and load the precomputed sweep shipped with the package (automatic without torch).

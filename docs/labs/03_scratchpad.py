@@ -37,7 +37,7 @@ import json
 from IPython.display import Image, display
 
 from toymodels import labs
-from toymodels.analysis import report
+from toymodels.cli import report
 
 TINY = labs.is_tiny()  # TOYMODELS_LAB_TINY=1: a few tiny runs (what the tests execute)
 # True: skip training and load the precomputed sweep shipped with the package (automatic without torch).
@@ -81,7 +81,7 @@ print("crossovers:", arms["crossovers"] or "none in range")
 # %%
 import numpy as np  # noqa: E402
 
-from toymodels.tasks import Task, decode  # noqa: E402  (tasks is pure Python and NumPy: no torch)
+from toymodels.tasks.arithmetic import Task, decode  # noqa: E402  (tasks is pure Python and NumPy: no torch)
 
 for fmt in ("plain", "scratchpad"):
     row = Task(name="add", n_digits=3, format=fmt).encode_rows(np.array([456]), np.array([789]))[0]

@@ -40,7 +40,8 @@ import math
 from IPython.display import Image, display
 
 from toymodels import labs
-from toymodels.analysis import forecast_cli, report
+from toymodels.cli import forecast as forecast_cli
+from toymodels.cli import report
 
 TINY = labs.is_tiny()  # TOYMODELS_LAB_TINY=1: a few tiny runs (what the tests execute)
 # True: skip training and load the precomputed sweep shipped with the package (automatic without torch).

@@ -36,7 +36,7 @@ from toymodels.analysis.sweep import (
     load_sweep,
     read_metrics_csv,
 )
-from toymodels.records import LOWER_IS_BETTER, METRICS
+from toymodels.runs.records import LOWER_IS_BETTER, METRICS
 
 __all__ = [
     "GRADUAL_NOTE",

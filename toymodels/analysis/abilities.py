@@ -14,7 +14,7 @@ from typing import Any
 
 from toymodels.analysis import summary as summaries
 from toymodels.analysis.sweep import RunRecord, Sweep
-from toymodels.records import METRICS
+from toymodels.runs.records import METRICS
 
 # Per-skill keys of a skill view's summary that the top level already holds (the same runs).
 _SHARED = ("sweep", "sweep_dir", "n_runs_expected", "n_runs_found", "n_completed", "missing")

@@ -63,7 +63,7 @@ def multirun_axes(sweep: Sweep) -> dict[str, list[Any]] | None:
     try:
         import yaml
 
-        from toymodels.sweeps import sweep_axes
+        from toymodels.runs.axes import sweep_axes
 
         hydra = yaml.safe_load(path.read_text())["hydra"]
         axes = sweep_axes(hydra["overrides"]["task"], (hydra.get("sweeper") or {}).get("params"))

@@ -1,6 +1,6 @@
 """Data scaling: held-out exact match against the number of distinct training problems N.
 
-A sweep whose runs differ in ``task.train_size`` (finite training sets, toymodels.trainset) gets a
+A sweep whose runs differ in ``task.train_size`` (finite training sets, toymodels.tasks.trainset) gets a
 `data_scaling` entry in summary.json and `data_scaling.png`: per *series* (the runs that agree on
 every other swept key, e.g. ``task.format=reversed``), the final held-out exact match of each seed
 against N on a log axis, the median over seeds, and a bounded sigmoid fitted in log10 N whose

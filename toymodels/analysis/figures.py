@@ -15,7 +15,7 @@ import numpy as np
 
 from toymodels.analysis import fits
 from toymodels.analysis.sweep import RunRecord, Sweep, read_metrics_csv
-from toymodels.records import LOWER_IS_BETTER, METRICS, atomic_write
+from toymodels.runs.records import LOWER_IS_BETTER, METRICS, atomic_write
 
 try:
     import matplotlib

@@ -21,7 +21,7 @@ import numpy as np
 
 from toymodels.analysis import fits
 from toymodels.analysis.sweep import RunRecord, Sweep, _num
-from toymodels.records import LOWER_IS_BETTER, METRICS
+from toymodels.runs.records import LOWER_IS_BETTER, METRICS
 
 SOLVE_LEVEL = 0.9
 UNIT_INTERVAL = ("exact_match", "digit_accuracy", "token_accuracy", "answer_prob")

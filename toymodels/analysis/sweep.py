@@ -138,7 +138,7 @@ def expected_run_count(multirun_yaml: Path) -> int | None:
     try:
         import yaml
 
-        from toymodels.sweeps import count_jobs, sweep_axes
+        from toymodels.runs.axes import count_jobs, sweep_axes
 
         config = yaml.safe_load(multirun_yaml.read_text())
         hydra = config["hydra"]

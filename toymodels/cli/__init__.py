@@ -1,0 +1,1 @@
+"""Command-line entry points: parse arguments and dispatch. Nothing in the package imports these."""

@@ -1,0 +1,271 @@
+"""Weights & Biases for one run: where it goes (online or offline), what it shows, and closing it.
+
+A run logs to W&B only when ``logger=wandb``. It is **offline** unless online is asked for
+(``logger.mode=online``, ``WANDB_MODE=online``, or ``mode: null`` with an API key or a ``wandb
+login`` in ~/.netrc). Online never blocks a run for long and never prompts: without credentials,
+with a server that does not answer the first connection, or when ``wandb.init`` does not finish
+within ``logger.init_timeout`` seconds, the run logs offline and says so in one line on stderr.
+Offline runs are written to ``<run_dir>/wandb/offline-run-*`` and uploaded later with ``wandb sync``.
+
+Every eval metric (``eval/*``) and the training loss (``train/*``) use training FLOPs as their
+x-axis; the run summary holds the parameter counts and, at the end, the final metrics, so W&B's
+scatter and parallel-coordinates panels can draw accuracy against compute across a sweep's group.
+Only the process that creates the run (rank 0) talks to W&B.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import netrc
+import os
+import secrets
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from toymodels.errors import ConfigError, first_line
+
+MODES = ("online", "offline", "disabled")
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+PROBE_SECONDS = 5.0  # a server that does not accept a TCP connection in this time is "unreachable"
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def base_url(environ=os.environ) -> str:
+    """The W&B server this process would talk to."""
+    return (environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def has_credentials(url: str, environ=os.environ) -> bool:
+    """Whether wandb would find credentials for `url` without asking: an env key or a netrc login."""
+    if environ.get("WANDB_API_KEY") or environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlsplit(url).hostname
+    path = environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        return bool(host and netrc.netrc(path).authenticators(host))
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def resolve_mode(mode: str | None, environ=os.environ) -> tuple[str, str | None]:
+    """The mode a run uses ("online", "offline" or "disabled"), and why online was refused, if it was.
+
+    An explicit ``logger.mode`` wins over ``WANDB_MODE``; with neither, a run is online exactly
+    when credentials are found. Online without credentials would prompt, so it becomes offline.
+    """
+    if mode is None:
+        mode = {"dryrun": "offline", "run": "online"}.get(environ.get("WANDB_MODE", ""), environ.get("WANDB_MODE"))
+        if mode not in MODES:
+            mode = "online" if has_credentials(base_url(environ), environ) else "offline"
+    elif mode not in MODES:
+        raise ConfigError(f"logger.mode={mode!r} is unknown; choose online, offline, disabled or null")
+    if mode == "online" and not has_credentials(base_url(environ), environ):
+        return "offline", "no API key (set WANDB_API_KEY or run `wandb login`)"
+    return mode, None
+
+
+def probe_server(url: str, timeout: float = PROBE_SECONDS, environ=os.environ) -> str | None:
+    """Why `url` cannot be reached (a TCP connect within `timeout`, DNS included), or None if it can.
+
+    Behind a proxy the direct connection says nothing, so the probe is skipped (None).
+    """
+    if any(environ.get(var) for var in _PROXY_VARS):
+        return None
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    outcome: list[str | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as err:
+            outcome.append(f"{type(err).__name__}: {err.strerror or err}")
+
+    # getaddrinfo has no timeout of its own: run the whole connect in a thread we can stop waiting for.
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return outcome[0] if outcome else f"no answer within {timeout:g} s"
+
+
+def _warn(message: str) -> None:
+    print(f"[toymodels] warning: {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _no_error_reporting():
+    """Keep wandb's own error telemetry out of one init: after a failed start it would post the error to
+    the same unanswering server when the process exits, and wait ~20 s for it (wandb 0.31)."""
+    before = os.environ.get("WANDB_ERROR_REPORTING")
+    os.environ["WANDB_ERROR_REPORTING"] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("WANDB_ERROR_REPORTING", None)
+        else:
+            os.environ["WANDB_ERROR_REPORTING"] = before
+
+
+RUN_ID_FILE = "run_id"  # in <run_dir>/wandb/: the W&B run a resumed run goes on logging to
+
+
+def _stable_id(run_dir: Path) -> str:
+    """The W&B run id of this run folder: the one recorded there, else a new one (or WANDB_RUN_ID's)."""
+    path = run_dir / "wandb" / RUN_ID_FILE
+    try:
+        recorded = path.read_text().strip()
+    except OSError:
+        recorded = ""
+    return recorded or os.environ.get("WANDB_RUN_ID") or secrets.token_hex(4)
+
+
+def _record_id(run_dir: Path, run_id: str) -> None:
+    from toymodels.runs.records import atomic_write
+
+    (run_dir / "wandb").mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / "wandb" / RUN_ID_FILE, run_id + "\n")
+
+
+def _init_run(cfg, run_dir: Path, spec):
+    """Start the W&B run: online if asked for and possible in time, offline otherwise.
+
+    The run id is kept in the run folder, so a resumed run logs to the same W&B run (``resume="allow"``)
+    and ``wandb sync`` of its offline folders uploads one run, not one per attempt.
+    """
+    import wandb
+
+    mode, problem = resolve_mode(cfg.mode)
+    timeout = cfg.init_timeout
+    # Our own lines say where the run is; WANDB_SILENT=false brings wandb's back.
+    os.environ.setdefault("WANDB_SILENT", "true")
+    if wandb.run is not None:  # a run left open by an earlier job of this process must not swallow this one
+        wandb.run.finish()
+    init = dict(
+        project=cfg.project or "toymodels",
+        entity=cfg.entity,
+        group=cfg.group,
+        name=cfg.name or spec.name,
+        tags=[str(t) for t in (cfg.tags or [])],
+        notes=cfg.notes,
+        job_type="train",
+        config={**spec.config, "trainer": dict(spec.trainer_kwargs), "run_name": spec.name},
+        dir=str(run_dir),
+        id=_stable_id(run_dir),
+        resume="allow",
+        # The members of a seed ensemble log at once, one W&B run each, from one process.
+        reinit="create_new",
+    )
+    if mode == "online":
+        url, started = base_url(), time.monotonic()
+        unreachable = probe_server(url, min(PROBE_SECONDS, float(timeout)))
+        if unreachable:
+            problem = f"{url} not reachable ({unreachable})"
+        else:
+            # A known id, so the folder of a failed attempt can be found and removed: its records would
+            # sync as an empty run.
+            attempt_id = init["id"]
+            try:
+                settings = wandb.Settings(init_timeout=float(timeout))
+                with _no_error_reporting():
+                    run = wandb.init(mode="online", settings=settings, **init)
+                _record_id(run_dir, run.id)
+                print(f"[toymodels] W&B run: {run.url}", flush=True)
+                return run
+            except Exception as err:  # any failure to go online means: log offline, never stop the run
+                problem = f"{first_line(err)} after {time.monotonic() - started:.0f} s"
+                for attempt in (run_dir / "wandb").glob(f"run-*-{attempt_id}"):
+                    shutil.rmtree(attempt, ignore_errors=True)
+                init["id"] = secrets.token_hex(4)  # wandb keeps the failed id busy in the background
+        mode = "offline"
+    if problem:
+        _warn(f"W&B cannot log online: {problem}; logging offline instead (upload later with `wandb sync`)")
+    run = wandb.init(mode=mode, **init)
+    if mode != "disabled":
+        _record_id(run_dir, run.id)
+    return run
+
+
+def _describe(run, spec) -> None:
+    """Point every metric at the FLOPs axis and put what the run is into its summary."""
+    from toymodels.training.model import non_embedding_params, total_params
+
+    # No `summary=` option: it would turn the summary's plain `flops` into {"last": ...}.
+    run.define_metric("flops")
+    run.define_metric("tokens", step_metric="flops")
+    # step_sync: rows without a `flops` value (the training loss) get the last one written in.
+    run.define_metric("eval/*", step_metric="flops", step_sync=True)
+    run.define_metric("train/*", step_metric="flops", step_sync=True)
+    run.summary.update(
+        {
+            "params": total_params(spec.model),
+            "non_embedding_params": non_embedding_params(spec.model),
+            "task": spec.task.name,
+            "task_label": spec.task.label,
+            "n_digits": getattr(spec.task, "n_digits", None),  # a mixture has one per skill
+            "model": spec.model.name,
+            "seed": spec.seed,
+        }
+    )
+
+
+def make_wandb_logger(logger_cfg, run_dir: Path, spec):
+    """Lightning's WandbLogger on a run started here (rank 0 only), files in ``<run_dir>/wandb/``."""
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        raise ConfigError("logger=wandb needs the wandb package: pip install 'toymodels[wandb]'") from None
+    from lightning.pytorch.loggers import WandbLogger
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    run_dir = Path(run_dir)
+    if os.environ.get("WANDB_MODE", None) == "":
+        del os.environ["WANDB_MODE"]  # set but empty: wandb itself would fail validating it; means unset
+    if rank_zero_only.rank != 0:
+        # Other ranks never start a run: their WandbLogger hands out a dummy experiment and logs nothing.
+        return WandbLogger(save_dir=str(run_dir), project=logger_cfg.project)
+    run = _init_run(logger_cfg, run_dir, spec)
+    _describe(run, spec)
+    return WandbLogger(save_dir=str(run_dir), experiment=run, project=run.project)
+
+
+def _shown(path: str) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def final_summary(record: dict) -> dict:
+    """The run.json values that go into the W&B summary at the end: compute and final metrics."""
+    summary = {k: record[k] for k in ("flops", "flops_6nd", "tokens", "step", "wall_seconds") if k in record}
+    metrics = record.get("metrics") or {}
+    summary.update({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    return summary
+
+
+def finish_wandb(loggers: list) -> None:
+    """Copy each run's final record into its summary, finish its W&B run and say where it is (one line each)."""
+    from toymodels.runs.records import read_run_json
+
+    for logger in loggers:
+        run = getattr(logger, "_experiment", None) if type(logger).__name__ == "WandbLogger" else None
+        if run is None or not hasattr(run, "finish"):  # other ranks
+            continue
+        record = read_run_json(Path(logger.save_dir)) if logger.save_dir else None
+        if record:
+            run.summary.update(final_summary(record))
+        disabled, offline = run.settings.mode == "disabled", run.settings.mode in ("offline", "dryrun")
+        where = run.settings.sync_dir if offline else run.url
+        run.finish(exit_code=1 if record and record.get("status") == "failed" else 0)
+        if disabled:
+            continue
+        if offline:
+            print(f"[toymodels] W&B run saved offline; upload it with: wandb sync {_shown(where)}", flush=True)
+        else:
+            print(f"[toymodels] W&B run: {where}", flush=True)
