@@ -25,7 +25,7 @@ from wandb.proto import wandb_internal_pb2  # noqa: E402
 
 from toymodels.errors import ConfigError  # noqa: E402
 from toymodels.runs.records import METRICS  # noqa: E402
-from toymodels.training.wandb_logging import resolve_mode  # noqa: E402
+from toymodels.runs.wandb_mode import resolve_mode  # noqa: E402
 
 TINY = ["logger=wandb", "model=d16", "task.n_digits=1", "eval.size=10", "train.tokens=null", "train.steps=40",
         "trainer.log_every_n_steps=10"]
