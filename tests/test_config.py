@@ -6,6 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from toymodels.errors import ConfigError
+from toymodels.training import build
 from toymodels.training.config import build_run, config_dir
 
 CONF = config_dir()
@@ -26,14 +27,14 @@ def test_configs_are_found_from_the_package():
 @pytest.mark.parametrize("group, option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_config_file_composes_and_builds(group, option):
     cfg = compose_train(f"{group}={option}")
-    spec = build_run(cfg)
-    module = spec.make_module()
-    data = spec.make_data()
-    evaluator = spec.make_evaluator(data)
-    assert module.cost.flops > 0 and spec.max_steps >= 1
+    run_cfg = build_run(cfg)
+    module = build.make_module(run_cfg)
+    data = build.make_data(run_cfg)
+    evaluator = build.make_evaluator(run_cfg, data)
+    assert module.cost.flops > 0 and run_cfg.max_steps >= 1
     evaluators = getattr(evaluator, "evaluators", {"": evaluator}).values()  # a mixture: one per skill
-    assert all(len(ev.rows) == min(spec.eval_size, ev.task.heldout_count) for ev in evaluators)
-    assert data.batch(0).shape == (spec.batch_size, spec.task.seq_len)
+    assert all(len(ev.rows) == min(run_cfg.eval.size, ev.task.heldout_count) for ev in evaluators)
+    assert data.batch(0).shape == (run_cfg.batch_size, run_cfg.task.seq_len)
 
 
 def test_model_family_is_ordered_and_spans_two_decades():
@@ -41,8 +42,8 @@ def test_model_family_is_ordered_and_spans_two_decades():
 
     sizes = []
     for path in sorted((CONF / "model").glob("*.yaml")):
-        spec = build_run(compose_train(f"model={path.stem}"))
-        sizes.append(non_embedding_params(spec.model))
+        run_cfg = build_run(compose_train(f"model={path.stem}"))
+        sizes.append(non_embedding_params(run_cfg.model))
     assert len(sizes) >= 7
     assert min(sizes) <= 3500 and max(sizes) >= 1_000_000
 
@@ -73,7 +74,7 @@ def test_budget_in_tokens_flops_or_steps_gives_the_same_horizon():
     by_steps = build_run(compose_train("train.tokens=null", "train.steps=300"))
     tokens = 300 * by_steps.batch_size * (by_steps.task.seq_len - 1)
     by_tokens = build_run(compose_train(f"train.tokens={tokens}"))
-    flops = by_tokens.make_module().cost.flops * 300
+    flops = build.make_module(by_tokens).cost.flops * 300
     by_flops = build_run(compose_train("train.tokens=null", f"train.flops={flops}"))
     assert by_steps.max_steps == by_tokens.max_steps == by_flops.max_steps == 300
 
@@ -88,8 +89,8 @@ def test_a_budget_typed_on_the_command_line_replaces_the_configured_one():
     assert with_one_budget(["train.steps=10", "train.tokens=1e5"]) == ["train.steps=10", "train.tokens=1e5",
                                                                       "train.flops=null"]  # two: refused later
     assert with_one_budget(["model=d16"]) == ["model=d16"]
-    spec = build_run(compose_train(*with_one_budget(["train.steps=100"])))
-    assert spec.max_steps == 100
+    run_cfg = build_run(compose_train(*with_one_budget(["train.steps=100"])))
+    assert run_cfg.max_steps == 100
 
 
 def test_declared_minimum_versions_have_the_features_the_code_uses():
@@ -111,9 +112,9 @@ def test_declared_minimum_versions_have_the_features_the_code_uses():
 def test_symbols_encoding_sizes_the_vocabulary_and_names_the_run():
     cfg = compose_train("task=mod", "task.p=13", "task.format=plain", "task.encoding=symbols", "eval.size=50")
     assert cfg.task.id == "mod13add-symbols"
-    spec = build_run(cfg)
-    assert spec.model.vocab_size == 18 + 13
-    assert spec.model.context == spec.task.seq_len - 1 == 5
+    run_cfg = build_run(cfg)
+    assert run_cfg.model.vocab_size == 18 + 13
+    assert run_cfg.model.context == run_cfg.task.seq_len - 1 == 5
     with pytest.raises(ConfigError, match="abacus cannot index"):
         build_run(compose_train("task=mod", "task.p=13", "task.format=plain", "task.encoding=symbols",
                                 "eval.size=50", "model.pos_embedding=abacus"))
@@ -123,8 +124,9 @@ def test_symbols_encoding_sizes_the_vocabulary_and_names_the_run():
 def test_weight_decay_applies_to_matrices_or_to_every_parameter(decay, undecayed):
     from toymodels.training.module import ArithmeticLM
 
-    spec = build_run(compose_train("model=d8", "train.weight_decay=0.5", f"train.decay={decay}"))
-    module = ArithmeticLM(spec.model, spec.task, spec.optim, spec.batch_size, spec.max_steps, spec.seeds)
+    run_cfg = build_run(compose_train("model=d8", "train.weight_decay=0.5", f"train.decay={decay}"))
+    module = ArithmeticLM(run_cfg.model, run_cfg.task, run_cfg.optim, run_cfg.batch_size, run_cfg.max_steps,
+                          list(run_cfg.seeds))
     groups = module.configure_optimizers()["optimizer"].param_groups
     decayed = {id(p) for g in groups if g["weight_decay"] == 0.5 for p in g["params"]}
     norms = [p for n, p in module.model.named_parameters() if "ln" in n or n.endswith(".bias")]
@@ -147,5 +149,5 @@ def test_the_abilities_experiment_is_the_family_the_issue_asks_for():
     models = str(raw.hydra.sweeper.params.model).split(",")
     assert len(models) >= 6 and all((CONF / "model" / f"{m}.yaml").is_file() for m in models)
     assert raw.train.ensemble >= 3 and "seed" not in raw.hydra.sweeper.params  # seeds as one stacked model
-    spec = build_run(compose_train("experiment=abilities", f"model={models[0]}"))
-    assert spec.ensemble == raw.train.ensemble
+    run_cfg = build_run(compose_train("experiment=abilities", f"model={models[0]}"))
+    assert run_cfg.train.ensemble == raw.train.ensemble

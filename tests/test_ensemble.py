@@ -90,25 +90,27 @@ def test_an_interrupted_ensemble_resumes_every_member_to_the_same_result(tmp_pat
 def test_a_diverging_member_is_recorded_as_diverged_and_the_others_go_on(tmp_path, monkeypatch):
     from hydra import compose, initialize_config_dir
 
-    from toymodels.cli.train import _fit_run, member_dirs
-    from toymodels.training.config import RunConfig, build_run, config_dir
+    from toymodels.training import build
+    from toymodels.training.config import build_run, config_dir
+    from toymodels.training.fit import fit_run
+    from toymodels.training.rundir import member_dirs
 
-    make_module = RunConfig.make_module
+    make_module = build.make_module
 
-    def poisoned(self):
-        module = make_module(self)
+    def poisoned(run_cfg):
+        module = make_module(run_cfg)
         with torch.no_grad():
             module.model.blocks[0].attn.qkv.weight[1] = float("inf")  # member 1's loss is nan at once
         return module
 
-    monkeypatch.setattr(RunConfig, "make_module", poisoned)
+    monkeypatch.setattr(build, "make_module", poisoned)
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("train", overrides=[*ENS, "train.steps=30", "train.ensemble=3"])
-    spec = build_run(cfg)
-    members = member_dirs(spec, tmp_path / "run")
-    for _, member_dir in members:  # train() makes them while taking their locks
+    run_cfg = build_run(cfg)
+    members = member_dirs(run_cfg, tmp_path / "run")
+    for _, member_dir in members:  # train_run() makes them while taking their locks
         member_dir.mkdir()
-    _fit_run(spec, members, in_sweep=True)
+    fit_run(run_cfg, members, in_sweep=True)
     records = [_record(d) for _, d in members]
     assert [r["status"] for r in records] == ["completed", "diverged", "completed"]
     assert "training loss became nan at step 0" in records[1]["message"]

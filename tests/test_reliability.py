@@ -160,8 +160,9 @@ BAD_OVERRIDES = [
     ("train.min_lr_ratio=1.5", "train.min_lr_ratio=1.5 must be in [0, 1]"),
     ("trainer=ddp_sim train.batch_size=3", "train.batch_size=3 is not divisible by the 2 processes"),
     ("train.steps=10 train.tokens=1e5", "give exactly one training budget"),
-    ("train.foo=1", "Could not override 'train.foo'"),
-    ("+bar=1", "bar is not a known key"),
+    ("train.foo=1", "unknown key train.foo; known keys of train: batch_size, beta1, beta2,"),
+    ("train.tokns=1e6", "unknown key train.tokns; did you mean train.tokens? known keys of train: batch_size,"),
+    ("+bar=1", "unknown key bar; known keys: budget, eval, logger, model, run_name, seed,"),
     ("model.context=4", "model.context=4 is too short"),
 ]
 

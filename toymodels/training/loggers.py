@@ -40,7 +40,7 @@ class LoggerConfig:
             raise ConfigError(f"logger.init_timeout={timeout!r} must be a number of seconds > 0")
 
 
-def make_loggers(cfg: LoggerConfig, run_dir: Path, spec) -> list:
+def make_loggers(cfg: LoggerConfig, run_dir: Path, run_cfg) -> list:
     """The Lightning loggers that `logger.kind` asks for (none for csv: the records are ours)."""
     if cfg.kind == "tensorboard":
         from lightning.pytorch.loggers import TensorBoardLogger
@@ -49,7 +49,7 @@ def make_loggers(cfg: LoggerConfig, run_dir: Path, spec) -> list:
     if cfg.kind == "wandb":
         from toymodels.training.wandb_logging import make_wandb_logger
 
-        return [make_wandb_logger(cfg, run_dir, spec)]
+        return [make_wandb_logger(cfg, run_dir, run_cfg)]
     return []
 
 

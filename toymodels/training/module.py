@@ -27,8 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from toymodels.errors import DivergedError
-from toymodels.tasks.arithmetic import PAD, Task
+from toymodels.tasks.arithmetic import Task
 from toymodels.tasks.positions import abacus_ids, row_abacus_ids, training_positions
+from toymodels.tasks.vocab import PAD
+from toymodels.training.config.groups import OptimConfig  # the optim group: validated with the run's config
 from toymodels.training.model import ModelConfig, Transformer, flops_6nd_per_token, training_flops_per_token
 
 
@@ -52,26 +54,6 @@ def step_cost(model_cfg: ModelConfig, task: Task, batch_size: int) -> StepCost:
 def warmup_steps(requested: int, max_steps: int) -> int:
     """The linear warm-up a run uses: the requested steps, capped at a tenth of the run (at least 1)."""
     return min(requested, max(1, max_steps // 10))
-
-
-@dataclass
-class OptimConfig:
-    """Optimizer and schedule."""
-
-    lr: float = 3e-3
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.98
-    warmup_steps: int = 100
-    min_lr_ratio: float = 0.1
-    grad_clip: float = 1.0
-    # What weight decay applies to: "matrices" (weights and embeddings; LayerNorm gains and biases stay
-    # undecayed, as in nanoGPT) or "all" (every parameter: torch's AdamW default, as in the grokking papers).
-    decay: str = "matrices"
-
-    def __post_init__(self) -> None:
-        if self.decay not in ("matrices", "all"):
-            raise ValueError(f"train.decay={self.decay!r} is unknown; choose matrices or all")
 
 
 class ArithmeticLM(L.LightningModule):

@@ -73,7 +73,7 @@ def _record_id(run_dir: Path, run_id: str) -> None:
     atomic_write(run_dir / "wandb" / RUN_ID_FILE, run_id + "\n")
 
 
-def _init_run(cfg, run_dir: Path, spec):
+def _init_run(cfg, run_dir: Path, run_cfg):
     """Start the W&B run: online if asked for and possible in time, offline otherwise.
 
     The run id is kept in the run folder, so a resumed run logs to the same W&B run (``resume="allow"``)
@@ -91,11 +91,11 @@ def _init_run(cfg, run_dir: Path, spec):
         project=cfg.project or "toymodels",
         entity=cfg.entity,
         group=cfg.group,
-        name=cfg.name or spec.name,
+        name=cfg.name or run_cfg.name,
         tags=[str(t) for t in (cfg.tags or [])],
         notes=cfg.notes,
         job_type="train",
-        config={**spec.config, "trainer": dict(spec.trainer_kwargs), "run_name": spec.name},
+        config={**run_cfg.config, "trainer": dict(run_cfg.trainer.kwargs), "run_name": run_cfg.name},
         dir=str(run_dir),
         id=_stable_id(run_dir),
         resume="allow",
@@ -132,7 +132,7 @@ def _init_run(cfg, run_dir: Path, spec):
     return run
 
 
-def _describe(run, spec) -> None:
+def _describe(run, run_cfg) -> None:
     """Point every metric at the FLOPs axis and put what the run is into its summary."""
     from toymodels.training.model import non_embedding_params, total_params
 
@@ -144,18 +144,18 @@ def _describe(run, spec) -> None:
     run.define_metric("train/*", step_metric="flops", step_sync=True)
     run.summary.update(
         {
-            "params": total_params(spec.model),
-            "non_embedding_params": non_embedding_params(spec.model),
-            "task": spec.task.name,
-            "task_label": spec.task.label,
-            "n_digits": getattr(spec.task, "n_digits", None),  # a mixture has one per skill
-            "model": spec.model.name,
-            "seed": spec.seed,
+            "params": total_params(run_cfg.model),
+            "non_embedding_params": non_embedding_params(run_cfg.model),
+            "task": run_cfg.task.name,
+            "task_label": run_cfg.task.label,
+            "n_digits": getattr(run_cfg.task, "n_digits", None),  # a mixture has one per skill
+            "model": run_cfg.model.name,
+            "seed": run_cfg.seed,
         }
     )
 
 
-def make_wandb_logger(logger_cfg, run_dir: Path, spec):
+def make_wandb_logger(logger_cfg, run_dir: Path, run_cfg):
     """Lightning's WandbLogger on a run started here (rank 0 only), files in ``<run_dir>/wandb/``."""
     try:
         import wandb  # noqa: F401
@@ -170,8 +170,8 @@ def make_wandb_logger(logger_cfg, run_dir: Path, spec):
     if rank_zero_only.rank != 0:
         # Other ranks never start a run: their WandbLogger hands out a dummy experiment and logs nothing.
         return WandbLogger(save_dir=str(run_dir), project=logger_cfg.project)
-    run = _init_run(logger_cfg, run_dir, spec)
-    _describe(run, spec)
+    run = _init_run(logger_cfg, run_dir, run_cfg)
+    _describe(run, run_cfg)
     return WandbLogger(save_dir=str(run_dir), experiment=run, project=run.project)
 
 
