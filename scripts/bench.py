@@ -107,7 +107,7 @@ def bare_tokens_per_s(spec, warmup: int) -> float:
     """Training tokens/s of a plain PyTorch loop: same model, batch, AdamW, schedule, clipping."""
     import torch.nn.functional as F
 
-    from toymodels.tasks.arithmetic import PAD
+    from toymodels.tasks.vocab import PAD
 
     data, module = spec.make_data(), spec.make_module()
     on_gpu = spec.trainer_kwargs.get("accelerator") in ("gpu", "cuda")

@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from toymodels.tasks.arithmetic import PAD, Task, encode
+from toymodels.tasks.arithmetic import Task
+from toymodels.tasks.vocab import PAD, encode
 from toymodels.training.metrics import Evaluator, ProblemScores
 from toymodels.training.model import ModelConfig, Transformer
 

@@ -13,8 +13,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from tests.helpers import read_metrics, run_cli
 from toymodels.errors import ConfigError
 from toymodels.runs.records import METRICS
-from toymodels.tasks.arithmetic import PAD, STOI, VOCAB, decode
 from toymodels.tasks.mixture import Mixture, build_mixture
+from toymodels.tasks.vocab import PAD, STOI, VOCAB, decode
 from toymodels.training.config import build_run
 from toymodels.training.mixture_run import MixtureData, MixtureEvaluator
 from toymodels.training.model import ModelConfig, Transformer

@@ -76,7 +76,8 @@ def test_evaluator_greedy_answers_equal_plain_greedy_decoding(pad_answer):
     # whose targets agree with the model's own greedy output for 0..all positions cover every case.
     import numpy as np
 
-    from toymodels.tasks.arithmetic import END, Task, decode
+    from toymodels.tasks.arithmetic import Task
+    from toymodels.tasks.vocab import END, decode
     from toymodels.training.metrics import Evaluator
 
     torch.manual_seed(0)

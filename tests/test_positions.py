@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from tests.helpers import SMALL_RUN, read_metrics, run_cli
-from toymodels.tasks.arithmetic import DIGIT0, FORMATS, Task, to_digits
+from toymodels.tasks.arithmetic import FORMATS, Task
+from toymodels.tasks.digits import to_digits
 from toymodels.tasks.positions import abacus_ids, row_abacus_ids, training_positions
+from toymodels.tasks.vocab import DIGIT0
 from toymodels.training.model import (
     ModelConfig,
     Transformer,

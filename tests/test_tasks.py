@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from toymodels.tasks.arithmetic import FORMATS, TASKS, Task, answer_significance, decode
+from toymodels.tasks.arithmetic import FORMATS, TASKS, Task
+from toymodels.tasks.digits import answer_significance
+from toymodels.tasks.vocab import decode
 
 # Every (task, op) the answer checks cover: the mod ops on a p with a 1-digit and a 3-digit residue.
 TASK_OPS = [("add", "add", 97), ("sub", "sub", 97), ("mul", "mul", 97)] + [
@@ -245,7 +247,7 @@ def test_sub_draws_every_pair_a_ge_b_uniformly():
     ids=lambda t: f"{t.label}-pad{t.pad_answer}",
 )
 def test_chance_is_the_score_of_a_uniform_guesser(task):
-    from toymodels.tasks.arithmetic import to_digits
+    from toymodels.tasks.digits import to_digits
 
     rng = np.random.default_rng(0)
     a, b = task._sample_uniform(rng, 200_000)

@@ -7,8 +7,9 @@ from hydra import compose, initialize_config_dir
 
 from toymodels.errors import ConfigError
 from toymodels.runs.records import NOT_GROKKED, grok_gap
-from toymodels.tasks.arithmetic import VOCAB, Task
+from toymodels.tasks.arithmetic import Task
 from toymodels.tasks.trainset import TrainingSet, draw_training_set, training_part_size
+from toymodels.tasks.vocab import VOCAB
 from toymodels.training.config import build_run, config_dir
 from toymodels.training.data import ArithmeticData
 from toymodels.training.metrics import Evaluator, weight_norm

@@ -81,7 +81,8 @@ print("crossovers:", arms["crossovers"] or "none in range")
 # %%
 import numpy as np  # noqa: E402
 
-from toymodels.tasks.arithmetic import Task, decode  # noqa: E402  (tasks is pure Python and NumPy: no torch)
+from toymodels.tasks.arithmetic import Task  # noqa: E402
+from toymodels.tasks.vocab import decode  # noqa: E402  (tasks is pure Python and NumPy: no torch)
 
 for fmt in ("plain", "scratchpad"):
     row = Task(name="add", n_digits=3, format=fmt).encode_rows(np.array([456]), np.array([789]))[0]

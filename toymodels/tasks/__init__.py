@@ -6,6 +6,7 @@ the single tasks and the shared vocabulary, `mixture` several skills in one run,
 training set drawn from a task, `positions` the digit-significance ids of abacus positions.
 """
 
-from toymodels.tasks.arithmetic import FORMATS, TASKS, VOCAB, Task, decode, encode
+from toymodels.tasks.arithmetic import FORMATS, TASKS, Task
+from toymodels.tasks.vocab import VOCAB, decode, encode
 
 __all__ = ["FORMATS", "TASKS", "VOCAB", "Task", "decode", "encode"]

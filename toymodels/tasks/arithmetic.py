@@ -22,14 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# One vocabulary for every task. "_" pads, "$" ends an answer.
-VOCAB = "_0123456789+-*%=;$"
-PAD, END = 0, len(VOCAB) - 1
-STOI = {c: i for i, c in enumerate(VOCAB)}
-DIGIT0 = STOI["0"]  # token id of digit d is DIGIT0 + d
-# task.encoding=symbols (mod only): every number < p is one token of its own, SYMBOL0 + value, past the
-# shared characters (the layout of the grokking papers); such a task's vocabulary is len(VOCAB) + p.
-SYMBOL0 = len(VOCAB)
+from toymodels.tasks.chance import chance_levels
+from toymodels.tasks.digits import (
+    columns,
+    long_multiply,
+    significant_length,
+    to_digits,
+)
+from toymodels.tasks.split import mix64, mod_heldout_table
+from toymodels.tasks.vocab import DIGIT0, END, PAD, STOI, SYMBOL0, VOCAB, encode
+
 ENCODINGS = ("digits", "symbols")
 
 TASKS = ("add", "sub", "mul", "mod")
@@ -45,35 +47,6 @@ ENUMERATE_LIMIT = 4_000_000  # problem spaces up to this size are enumerated exa
 # keeps the table at 4 MB (its construction at ~50 MB and a fraction of a second, once per process)
 # and the space within ENUMERATE_LIMIT, so mod held-out counts and evaluation sets are always exact.
 MAX_P = 2000
-CHANCE_PROBLEMS = 65_536  # problems the digit-accuracy chance level averages over
-
-
-def encode(text: str) -> list[int]:
-    """Token ids of a string over the shared vocabulary."""
-    return [STOI[c] for c in text]
-
-
-def decode(ids) -> str:
-    """The string of a sequence of token ids (a symbol token reads as its value in brackets, e.g. [12])."""
-    return "".join(VOCAB[int(i)] if int(i) < SYMBOL0 else f"[{int(i) - SYMBOL0}]" for i in ids)
-
-
-def to_digits(x: np.ndarray, width: int) -> np.ndarray:
-    """Decimal digits of non-negative int64s, most significant first, zero-padded to width."""
-    x = np.asarray(x, dtype=np.int64)
-    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    return (x[:, None] // powers[None, :]) % 10
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a fast, well-mixed 64-bit hash (wrapping uint64 arithmetic)."""
-    x = x.astype(np.uint64, copy=True)
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
 
 
 @dataclass(frozen=True)
@@ -241,7 +214,7 @@ class Task:
         guess's digit distribution is counted exactly; the problems are every problem of a space up
         to 65536, else a fixed sample of 65536 (standard error < 0.002).
         """
-        return _chance(self)
+        return chance_levels(self)
 
     @property
     def space_size(self) -> int:
@@ -259,7 +232,7 @@ class Task:
         if self.name == "sub":
             return to_digits(a - b, self.answer_width)
         if self.name == "mul":
-            return _long_multiply(a, b, self.n_digits)[0]
+            return long_multiply(a, b, self.n_digits)[0]
         reduced = self._unreduced(a, b) % self.p
         return reduced[:, None].astype(np.int64) if self.symbols else to_digits(reduced, self.answer_width)
 
@@ -276,8 +249,8 @@ class Task:
         """
         width = len(str(self.p - 1)) if self.name == "mod" else self.n_digits  # decimal, whatever the encoding
         if self._op == "mul":
-            return _long_multiply(a, b, width)[1]
-        return _columns(a, b, self._op, width)[0].sum(1)
+            return long_multiply(a, b, width)[1]
+        return columns(a, b, self._op, width)[0].sum(1)
 
     @property
     def max_carries(self) -> int:
@@ -292,7 +265,7 @@ class Task:
         """Scratchpad digits (n, scratch_len - 1)."""
         n = self.n_digits
         if self.name in ("add", "sub"):
-            carry, digit = _columns(a, b, self.name, n)
+            carry, digit = columns(a, b, self.name, n)
             return np.stack([carry, digit], axis=2).reshape(len(a), 2 * n)  # per column: carry, digit
         if self.name == "mul":
             db = to_digits(b, n)[:, ::-1]
@@ -335,11 +308,11 @@ class Task:
     def is_heldout(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """True where a problem belongs to the held-out part of the space (never trained on)."""
         if self.name == "mod":
-            return _mod_heldout_table(self.p, self.train_fraction, self.split, self.split_seed)[a, b]
+            return mod_heldout_table(self.p, self.train_fraction, self.split, self.split_seed)[a, b]
         if self.split == "unordered":
             a, b = np.minimum(a, b), np.maximum(a, b)
         salt = np.uint64(TASKS.index(self.name) * 1000 + self.n_digits)
-        h = _mix64(_mix64(a.astype(np.uint64) + salt) ^ b.astype(np.uint64))
+        h = mix64(mix64(a.astype(np.uint64) + salt) ^ b.astype(np.uint64))
         return (h >> np.uint64(11)).astype(np.float64) / 2.0**53 < 1 - self.train_fraction
 
     @property
@@ -405,35 +378,6 @@ class Task:
         return arr[:, 0], arr[:, 1]
 
 
-def _columns(a: np.ndarray, b: np.ndarray, op: str, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column-by-column a + b or a - b, least significant first: (carry or borrow out, digit), (n, width) each."""
-    da, db = to_digits(a, width)[:, ::-1], to_digits(b, width)[:, ::-1]
-    carries, digits = np.zeros_like(da), np.zeros_like(da)
-    carry = np.zeros(len(da), dtype=np.int64)
-    for i in range(width):
-        total = da[:, i] + db[:, i] + carry if op == "add" else da[:, i] - db[:, i] - carry
-        carry = (total >= 10 if op == "add" else total < 0).astype(np.int64)
-        carries[:, i], digits[:, i] = carry, total % 10
-    return carries, digits
-
-
-def _long_multiply(a: np.ndarray, b: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Digits of a * b (n, 2 * width), most significant first, and the columns that carried (n,)."""
-    # Products of 10-digit numbers overflow int64, so multiply digit arrays instead.
-    da = to_digits(a, width)[:, ::-1]  # least significant first
-    db = to_digits(b, width)[:, ::-1]
-    cols = np.zeros((len(da), 2 * width), dtype=np.int64)
-    for i in range(width):
-        cols[:, i : i + width] += da * db[:, i : i + 1]
-    carry = np.zeros(len(da), dtype=np.int64)
-    n_carries = np.zeros(len(da), dtype=np.int64)
-    for j in range(2 * width):
-        total = cols[:, j] + carry
-        cols[:, j], carry = total % 10, total // 10
-        n_carries += carry > 0
-    return cols[:, ::-1], n_carries
-
-
 @functools.lru_cache(maxsize=16)
 def _mod_max_carries(p: int, op: str) -> int:
     """max_carries of mod p, by going through every problem (p <= MAX_P), a few rows of a at a time."""
@@ -445,97 +389,8 @@ def _mod_max_carries(p: int, op: str) -> int:
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _mod_heldout_table(p: int, train_fraction: float, split: str, split_seed: int) -> np.ndarray:
-    """The mod split as a read-only (p, p) table, True where held out; built once per split.
-
-    Cached on the fields that define the split (is_heldout runs on every training batch).
-    Ordered: the first round(train_fraction * p * p) problems of a seeded permutation are for
-    training. Unordered: pairs {a, b} (a <= b) are taken in seeded order while the problems they
-    stand for (1 when a == b, else 2) fit in that count, so the share is exact to one problem.
-    """
-    rng = np.random.default_rng(split_seed)
-    n_train = int(round(train_fraction * p * p))
-    if split == "ordered":
-        heldout = np.zeros(p * p, dtype=bool)
-        heldout[rng.permutation(p * p)[n_train:]] = True
-        heldout = heldout.reshape(p, p)
-    else:
-        lo, hi = np.triu_indices(p)
-        order = rng.permutation(len(lo))
-        lo, hi = lo[order], hi[order]
-        train = np.cumsum(np.where(lo == hi, 1, 2)) <= n_train
-        heldout = np.ones((p, p), dtype=bool)
-        heldout[lo[train], hi[train]] = heldout[hi[train], lo[train]] = False
-    heldout.setflags(write=False)
-    return heldout
-
-
-@functools.lru_cache(maxsize=64)
-def _chance(task: Task) -> dict[str, float]:
-    if task.symbols:  # one answer token: a uniform guess of a residue is right 1/p of the time
-        return {"exact_match": 1 / task.p, "digit_accuracy": 1 / task.p}
-    largest, width = task._max_answer, task.answer_width
-    # hits[i, d]: probability that the guess has the digit d at 10**i (Python ints: exact).
-    hits = np.zeros((width, 10))
-    for i in range(width):
-        unit = 10**i
-        high, cur, low = largest // (10 * unit), largest // unit % 10, largest % unit
-        for d in range(10):
-            count = high * unit + (unit if d < cur else low + 1 if d == cur else 0)
-            if d == 0 and i > 0 and not task.pad_answer:
-                count -= min(largest + 1, unit)  # guesses below 10**i write no digit there
-            hits[i, d] = count / (largest + 1)
-    if task.space_size <= CHANCE_PROBLEMS:
-        a, b = task._enumerate()
-    else:
-        a, b = task._sample_uniform(np.random.default_rng(0), CHANCE_PROBLEMS)
-    digits = task.answers(a, b)[:, ::-1]  # by significance
-    p_hit = hits[np.arange(width), digits]
-    if task.pad_answer:
-        length = np.full(len(a), width)
-    else:
-        length = significant_length(digits[:, ::-1])
-    scored = np.arange(width)[None, :] < length[:, None]
-    digit_accuracy = ((p_hit * scored).sum(1) / length).mean()
-    return {"exact_match": 1 / (largest + 1), "digit_accuracy": float(digit_accuracy)}
-
-
 @functools.lru_cache(maxsize=64)
 def _heldout_count(task: Task) -> int:
     if task.space_size > ENUMERATE_LIMIT:
         return int(task.space_size * (1 - task.train_fraction))  # estimate; far above any eval size
     return int(task.is_heldout(*task._enumerate()).sum())
-
-
-def significant_length(msd_first: np.ndarray) -> np.ndarray:
-    """Digits of each number without its leading zeros (at least one), from digits most significant first."""
-    nonzero = msd_first != 0
-    return np.where(nonzero.any(1), msd_first.shape[1] - nonzero.argmax(1), 1)
-
-
-def answer_length(field: np.ndarray) -> np.ndarray:
-    """Tokens before the first END of each answer field (the whole field where there is none)."""
-    is_end = field == END
-    return np.where(is_end.any(1), is_end.argmax(1), field.shape[1])
-
-
-def answer_significance(answer_tokens: np.ndarray, task: Task) -> np.ndarray:
-    """Map answer-field tokens (n, answer_width + 1) to digits by significance (n, answer_width).
-
-    Column i holds the digit of 10**i, or -1 where the field has none (an early END, a
-    non-digit, or an unpadded answer shorter than i + 1 digits). Plain answers are read from the
-    right of their written length, reversed answers from the left, so both align to the target.
-    """
-    width = task.answer_width
-    tok = answer_tokens[:, :width + 1]
-    length = answer_length(tok).clip(max=width)
-    t0 = task.token0
-    digit = np.where((tok >= t0) & (tok < t0 + task.base), tok - t0, -1)
-    sig = np.arange(width)[None, :]
-    if task.format == "reversed":
-        pos = np.broadcast_to(sig, (len(tok), width))
-    else:
-        pos = length[:, None] - 1 - sig
-    valid = (pos >= 0) & (sig < length[:, None])
-    return np.where(valid, np.take_along_axis(digit, pos.clip(0, tok.shape[1] - 1), 1), -1)

@@ -32,7 +32,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from toymodels.errors import ConfigError
-from toymodels.tasks.arithmetic import PAD, TASKS, Task
+from toymodels.tasks.arithmetic import TASKS, Task
+from toymodels.tasks.vocab import PAD
 
 MIX = "mix"
 SKILL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # no "/": metric names are "<skill>/<metric>"

@@ -23,9 +23,9 @@ without a scratchpad, in one format. Each skill is evaluated with its own layout
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from toymodels.tasks.arithmetic import DIGIT0, STOI, Task
+from toymodels.tasks.arithmetic import Task
+from toymodels.tasks.vocab import DIGIT0, STOI
 
 
 def _most_significant_first(width: int) -> np.ndarray:
@@ -75,15 +75,16 @@ def abacus_ids(task: Task) -> np.ndarray:
     return ids
 
 
-def row_abacus_ids(rows: torch.Tensor, reversed_answer: bool) -> torch.Tensor:
+def row_abacus_ids(rows, reversed_answer: bool):
     """Abacus ids read off token rows (..., time): each maximal run of digits is a number, written most
     significant digit first (ids run-length..1), except the answer after '=' when ``reversed_answer``
     (ids 1..run-length); 0 elsewhere. For every layout without a scratchpad this equals
     :func:`abacus_ids` of the row's task, so rows of different tasks (a mixture's batch) get their own ids.
+    NumPy arrays or torch tensors (the training side passes its batches): only operators both share.
     """
     digit = (rows >= DIGIT0) & (rows < DIGIT0 + 10)
-    left, right = torch.zeros_like(rows), torch.zeros_like(rows)
-    run_l, run_r = torch.zeros_like(rows[..., 0]), torch.zeros_like(rows[..., 0])
+    left, right = rows * 0, rows * 0
+    run_l, run_r = rows[..., 0] * 0, rows[..., 0] * 0
     time = rows.shape[-1]
     for t in range(time):  # run lengths ending at t (from the left) and starting at t (from the right)
         run_l = (run_l + 1) * digit[..., t]
@@ -92,8 +93,8 @@ def row_abacus_ids(rows: torch.Tensor, reversed_answer: bool) -> torch.Tensor:
         right[..., time - 1 - t] = run_r
     if not reversed_answer:
         return right
-    after_eq = torch.cumsum(rows == STOI["="], dim=-1) > 0
-    return torch.where(after_eq, left, right)
+    after_eq = (rows == STOI["="]).cumsum(-1) > 0
+    return after_eq * left + ~after_eq * right
 
 
 def check_mixture_abacus(skills) -> None:

@@ -28,8 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from toymodels.runs.records import METRICS
-from toymodels.tasks.arithmetic import END, PAD, Task, answer_length, answer_significance
+from toymodels.tasks.arithmetic import Task
+from toymodels.tasks.digits import answer_length, answer_significance
 from toymodels.tasks.positions import abacus_ids
+from toymodels.tasks.vocab import END, PAD
 
 
 def edit_distance(pred: np.ndarray, pred_len: np.ndarray, tgt: np.ndarray, tgt_len: np.ndarray) -> np.ndarray:
