@@ -1,4 +1,4 @@
-"""Specification of the sweep report (`toymodels.analysis`, `toymodels.report`) on hand-built sweeps."""
+"""Specification of the sweep report (`toymodels.analysis`, `toymodels-report`) on hand-built sweeps."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import pytest
 
 from toymodels import analysis
 from toymodels.analysis import summary as summary_module
+from toymodels.analysis.report import FIGURES, OUTPUTS
+from toymodels.analysis.wandb_upload import upload_report
 from toymodels.cli import report
 from toymodels.runs.records import jsonable
 
@@ -162,11 +164,11 @@ def _reject_nan(name: str) -> None:
 def test_report_writes_every_output_atomically(full_sweep: dict) -> None:
     root = full_sweep["root"]
     assert full_sweep["code"] == 0
-    for name in report.OUTPUTS:
+    for name in OUTPUTS:
         assert (root / name).is_file() and (root / name).stat().st_size > 0, name
-    for name in report.FIGURES:
+    for name in FIGURES:
         assert (root / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    leftovers = [p.name for p in root.iterdir() if p.is_file() and p.name not in report.OUTPUTS]
+    leftovers = [p.name for p in root.iterdir() if p.is_file() and p.name not in OUTPUTS]
     assert leftovers == ["multirun.yaml"]  # no temp files left behind
 
 
@@ -277,7 +279,7 @@ def test_sweep_without_completed_runs_exits_1_and_still_writes_the_summary(tmp_p
     assert any("still running" in m for m in summary["missing"]) and any("failed" in m for m in summary["missing"])
     assert "4 of 6 expected runs have no folder" in summary["missing"]
     assert all(not fit["ok"] and fit["threshold_flops"] is None for fit in summary["fits"].values())
-    assert all((tmp_path / name).is_file() for name in report.OUTPUTS)
+    assert all((tmp_path / name).is_file() for name in OUTPUTS)
 
 
 def test_completed_run_without_metrics_csv_stays_in_the_fits_with_a_warning(
@@ -378,7 +380,7 @@ def test_wandb_flag_without_wandb_installed_exits_2(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setitem(sys.modules, "wandb", None)  # makes `import wandb` raise ImportError
-    assert report.upload_to_wandb(tmp_path, {"sweep": "s"}) == 2
+    assert upload_report(tmp_path, {"sweep": "s"}) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "wandb" in err
 
@@ -389,7 +391,7 @@ def test_wandb_upload_builds_its_table_and_images_with_the_real_api(
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "disabled")  # the real API, no files, no network
     monkeypatch.setenv("WANDB_SILENT", "true")  # set here so the upload's setdefault does not outlive the test
-    assert report.upload_to_wandb(full_sweep["root"], full_sweep["summary"]) == 0
+    assert upload_report(full_sweep["root"], full_sweep["summary"]) == 0
     assert "W&B (disabled)" in capsys.readouterr().out
 
 

@@ -1,9 +1,23 @@
-"""The torch-free analysis side: read a sweep folder, fit thresholds, forecast them, write the report.
+"""The torch-free analysis side: read a sweep folder, fit thresholds, forecast them, write the reports.
 
-`sweep` reads run folders, `fits` holds the numerical fits (bounded sigmoid, logistic regression of
-solve counts, seed bootstraps, breakthroughness), `summary` builds `summary.json`, `figures` and
-`report` draw and write the report (`toymodels-report`), `forecast` and `forecast_cli` predict a
-threshold from the smaller runs (`toymodels-forecast`). Nothing here imports torch or the model.
+For notebooks: `load_sweep(path)` gives a `Sweep` (its runs' `run.json` records), `Sweep.to_frame()`
+every evaluation point as a tidy pandas DataFrame, `load_summary(path)` a report's summary.json; the
+fits and the summary functions below work on those. Nothing here imports torch, Lightning or the
+training side (a layering contract checks it); `toymodels.cli` holds only the command lines.
+
+The modules, by layer:
+
+- reading: `sweep` (run folders, metrics.csv, multirun.yaml), `frame` (pandas views), `arm_axes`
+  (which runs form which arm);
+- numbers: `fits` (bounded sigmoid, logistic regression of solve counts, seed bootstraps,
+  breakthroughness), `summary` (summary.json of a family), `arms` (thresholds shifted between arms,
+  crossovers), `abilities` (a mixture's skills), `datascale` (thresholds in training-set size),
+  `training_time` (grok gaps), `resolution` (small vs whole test sets), `forecast` (the forecasters);
+- text and figures: `markdown` (numbers as text, summary.md), `plots` (shared drawing helpers),
+  `figures`, `arm_figures`, `abilities_figure`, and each report kind's own plot function;
+- writing: `report` (`write_report`: picks the report kind and writes it; the family report),
+  `mixture_report` (mixture sweeps, with or without arms), `forecast_report` (`write_forecast`),
+  `wandb_upload` (the one W&B upload path of both).
 """
 
 from toymodels.analysis.fits import (
@@ -19,6 +33,7 @@ from toymodels.analysis.fits import (
     sigmoid,
     wilson_interval,
 )
+from toymodels.analysis.frame import load_summary, sweep_frame
 from toymodels.analysis.summary import (
     family_table,
     fit_metric,
@@ -54,6 +69,7 @@ __all__ = [
     "fit_metric",
     "fit_sigmoid",
     "load_run",
+    "load_summary",
     "load_sweep",
     "logistic_regression",
     "metric_bounds",
@@ -64,5 +80,6 @@ __all__ = [
     "solve_threshold",
     "split_half_check",
     "summarize",
+    "sweep_frame",
     "wilson_interval",
 ]

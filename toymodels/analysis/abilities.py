@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from toymodels.analysis import summary as summaries
+from toymodels.analysis.markdown import count, fit_note, flops, number, table
 from toymodels.analysis.sweep import RunRecord, Sweep
 from toymodels.runs.records import METRICS
 
@@ -63,7 +64,7 @@ def _log_interval(entry: dict[str, Any]) -> tuple[float, float, float]:
         return -math.inf, -math.inf, math.log10(entry["x_range"][0])
     if entry.get("side") == "above":
         return math.inf, math.log10(entry["x_range"][1]), math.inf
-    return summaries._as_log10(entry)
+    return summaries.as_log10(entry)
 
 
 def separated_chain(skills: dict[str, dict[str, Any]]) -> list[str]:
@@ -131,18 +132,72 @@ def summarize_mixture(
 # ----------------------------------------------------------------------------- summary.md
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
 def _weight(skill: dict[str, Any]) -> str:
-    return "0 (evaluation only)" if skill["eval_only"] else _fmt(skill["weight"], 3)
+    return "0 (evaluation only)" if skill["eval_only"] else number(skill["weight"], 3)
+
+
+def _thresholds_section(summary: dict[str, Any]) -> list[str]:
+    """Per skill, in threshold order: its weight, chance, headline and sigmoid thresholds; then the chain."""
+    skills = summary["skills"]
+    level = next(iter(skills.values()))["solve"]["level"] if skills else summaries.SOLVE_LEVEL
+    lines = [
+        "## Thresholds per skill, in order",
+        "",
+        f"Per skill, the compute where half the seeds reach exact match ≥ {level:g} (logistic "
+        "regression of solved-or-not on log10 FLOPs; 95 % interval over seeds, widened to cover another seed "
+        "set), then the sigmoid fit's midpoint of exact match. Zipf rank 1 = the most frequent trained skill.",
+        "",
+    ]
+    rows = []
+    for name in summary["threshold_order"]:
+        s = skills[name]
+        fit, head = s["fits"]["exact_match"], s["headline"]
+        chance = (s.get("chance") or {}).get("exact_match")
+        b = fit["breakthroughness"]
+        rows.append([name, s["label"] or "—", _weight(s), str(s["zipf_rank"] or "—"),
+                     "—" if chance is None else f"{chance:.1e}", head["threshold_text"], fit["threshold_text"],
+                     "—" if b is None else f"{b:.1f}", s["solve"]["note"] or fit_note(fit)])
+    header = ["skill", "task", "weight", "Zipf rank", "chance (exact match)", "threshold (FLOPs) [95 %]",
+              "sigmoid threshold [95 %]", "breakthroughness", "note"]
+    chain = summary["separated"]
+    return [*lines, *table(header, rows), "",
+            f"**Skills whose thresholds are separated by more than their intervals:** {len(chain)}"
+            + (f" ({' < '.join(chain)})" if chain else "") + "."]
+
+
+def _family_section(summary: dict[str, Any]) -> list[str]:
+    """Per model size: compute, seeds, the mixture loss and every skill's exact match (medians over seeds)."""
+    skills = summary["skills"]
+    per_model = {n: {f["model"]: f for f in s["families"]} for n, s in skills.items()}
+    rows = []
+    for fam in summary["families"]:
+        cells = [fam["model"], count(fam["non_embedding_params"]), flops(fam["flops"]), str(fam["n_seeds"]),
+                 number(fam["loss"]["median"] if fam.get("loss") else None)]
+        for n in skills:
+            em = per_model[n].get(fam["model"], {}).get("exact_match")
+            cells.append(number(em["median"] if em else None))
+        rows.append(cells)
+    header = ["model", "non-emb params", "compute (FLOPs)", "seeds", "mixture loss",
+              *(f"{n} exact match" for n in skills)]
+    return ["## Family (median over seeds of the final metrics)", "", *table(header, rows)]
+
+
+def _loss_section(summary: dict[str, Any]) -> list[str]:
+    loss, skills = summary["fits"]["loss"], summary["skills"]
+    b = loss["breakthroughness"]
+    jumps = [f"{n} {s['fits']['exact_match']['breakthroughness']:.1f}" for n, s in skills.items()
+             if s["fits"]["exact_match"]["breakthroughness"] is not None]
+    return [
+        "## The mixture loss",
+        "",
+        "Held-out cross-entropy per target token of the training mixture (evaluation-only skills excluded). "
+        f"Breakthroughness of its family curve: {'—' if b is None else f'{b:.1f}'} (skills' exact match: "
+        f"{', '.join(jumps) or '—'}). Sigmoid threshold: {loss['threshold_text']} ({fit_note(loss) or 'clean fit'}).",
+    ]
 
 
 def abilities_markdown(summary: dict[str, Any], figures: list[str]) -> str:
     """The readable twin of a mixture sweep's summary.json."""
-    from toymodels.analysis.figures import count, fit_note, flops
-
     skills, expected = summary["skills"], summary["n_runs_expected"]
     lines = [
         f"# Sweep report: {summary['sweep']} (mixture of {len(skills)} skills)",
@@ -156,67 +211,15 @@ def abilities_markdown(summary: dict[str, Any], figures: list[str]) -> str:
         "",
         *([f"- {item}" for item in summary["missing"]] or ["Nothing missing: every run completed."]),
         "",
-        "## Thresholds per skill, in order",
+        *_thresholds_section(summary),
         "",
-        "Per skill, the compute where half the seeds reach exact match ≥ "
-        f"{next(iter(skills.values()))['solve']['level'] if skills else summaries.SOLVE_LEVEL:g} (logistic "
-        "regression of solved-or-not on log10 FLOPs; 95 % interval over seeds, widened to cover another seed "
-        "set), then the sigmoid fit's midpoint of exact match. Zipf rank 1 = the most frequent trained skill.",
-        "",
-        "| skill | task | weight | Zipf rank | chance (exact match) | threshold (FLOPs) [95 %] | "
-        "sigmoid threshold [95 %] | breakthroughness | note |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *_family_section(summary),
     ]
-    for name in summary["threshold_order"]:
-        s = skills[name]
-        fit, head = s["fits"]["exact_match"], s["headline"]
-        chance = (s.get("chance") or {}).get("exact_match")
-        b = fit["breakthroughness"]
-        note = s["solve"]["note"] or fit_note(fit)
-        lines.append("| " + " | ".join([
-            name, s["label"] or "—", _weight(s), str(s["zipf_rank"] or "—"),
-            "—" if chance is None else f"{chance:.1e}", head["threshold_text"], fit["threshold_text"],
-            "—" if b is None else f"{b:.1f}", note,
-        ]) + " |")
-    chain = summary["separated"]
-    lines += [
-        "",
-        f"**Skills whose thresholds are separated by more than their intervals:** {len(chain)}"
-        + (f" ({' < '.join(chain)})" if chain else "") + ".",
-        "",
-        "## Family (median over seeds of the final metrics)",
-        "",
-        "| model | non-emb params | compute (FLOPs) | seeds | mixture loss | "
-        + " | ".join(f"{n} exact match" for n in skills) + " |",
-        "|---" * (5 + len(skills)) + "|",
-    ]
-    per_model = {n: {f["model"]: f for f in s["families"]} for n, s in skills.items()}
-    for fam in summary["families"]:
-        cells = [fam["model"], count(fam["non_embedding_params"]), flops(fam["flops"]), str(fam["n_seeds"]),
-                 _fmt(fam["loss"]["median"] if fam.get("loss") else None)]
-        for n in skills:
-            em = per_model[n].get(fam["model"], {}).get("exact_match")
-            cells.append(_fmt(em["median"] if em else None))
-        lines.append("| " + " | ".join(cells) + " |")
     checks = {n: s["split_half"] for n, s in skills.items() if s.get("split_half")}
     if checks:
         lines += ["", "## Split-half check per skill", "",
                   "Each skill's seeds split into disjoint halves: does each half's threshold lie inside the other "
                   "half's interval?", ""]
         lines += [f"- {n}: {c['note']}" for n, c in checks.items()]
-    loss = summary["fits"]["loss"]
-    b = loss["breakthroughness"]
-    jumps = [f"{n} {s['fits']['exact_match']['breakthroughness']:.1f}" for n, s in skills.items()
-             if s["fits"]["exact_match"]["breakthroughness"] is not None]
-    lines += [
-        "",
-        "## The mixture loss",
-        "",
-        "Held-out cross-entropy per target token of the training mixture (evaluation-only skills excluded). "
-        f"Breakthroughness of its family curve: {'—' if b is None else f'{b:.1f}'} (skills' exact match: "
-        f"{', '.join(jumps) or '—'}). Sigmoid threshold: {loss['threshold_text']} ({fit_note(loss) or 'clean fit'}).",
-        "",
-        *(f"![{name}]({name})" for name in figures),
-        "",
-    ]
+    lines += ["", *_loss_section(summary), "", *(f"![{name}]({name})" for name in figures), ""]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from toymodels.analysis.figures import FLOPS_LABEL, _log_x, _placeholder, plt
+from toymodels.analysis.plots import FLOPS_LABEL, log_x, placeholder, plt
 
 
 def _skill_label(name: str, skill: dict[str, Any]) -> str:
@@ -78,11 +78,11 @@ def plot_abilities(summary: dict[str, Any], curves: dict[str, dict[str, np.ndarr
     if not summary.get("x_range"):
         for ax in (top, bottom):
             ax.set_axis_off()
-        _placeholder(fig, "no completed runs yet: nothing to plot")
+        placeholder(fig, "no completed runs yet: nothing to plot")
         return fig
     _skills_panel(top, summary)
     _loss_panel(bottom, summary, curves)
-    _log_x(bottom)
+    log_x(bottom)
     x_lo, x_hi = summary["x_range"]
     bottom.set_xlim(x_lo / 1.6, x_hi * 1.6)  # the swept range: within-run curves enter from the left
     bottom.set_xlabel(FLOPS_LABEL)

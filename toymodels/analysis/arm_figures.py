@@ -1,6 +1,7 @@
 """The emergence figure of a sweep with arms: one family curve per arm, thresholds, shifts and crossovers.
 
-Drawing only: every number comes from summary.json's `arms` (`toymodels.analysis.arms`).
+Drawing only: every number comes from summary.json's `arms` (`toymodels.analysis.arms`); the shift and
+crossover lines of its footer are `markdown.arm_lines`, as in summary.md.
 """
 
 from __future__ import annotations
@@ -11,34 +12,8 @@ from typing import Any
 import numpy as np
 
 from toymodels.analysis import fits
-from toymodels.analysis.figures import _log_x, _metric_label, plt
-
-X_LABELS = {"train_flops": "training compute (FLOPs)",
-            "total_flops": "training + inference compute (FLOPs; inference = FLOPs per problem × problems)"}
-
-
-def shift_text(shift: dict[str, Any]) -> str:
-    """`+0.62 decades [0.31, 1.05]`, or the bound or reason when there is no number."""
-    value = shift["shift_decades"]
-    if value is None:
-        bound = shift.get("bound")
-        return f"shift {bound['side']} {bound['decades']:+.2f} decades" if bound else shift["note"]
-    ci = shift.get("ci")
-    if not ci:
-        return f"{value:+.2f} decades (no interval: {shift['note']})" if shift["note"] else f"{value:+.2f} decades"
-    ends = ["open" if end is None else f"{end:+.2f}" for end in ci]
-    return f"{value:+.2f} decades [{ends[0]}, {ends[1]}]"
-
-
-def arm_lines(arms: dict[str, Any]) -> list[str]:
-    """Shifts and crossovers as readable lines (the figure's footer, summary.md, the report's stdout)."""
-    lines = []
-    for shift in arms["shifts"]:
-        lines.append(f"{shift['metric']} threshold shift {shift['from']} → {shift['to']}: {shift_text(shift)}")
-    for metric in arms["metrics"]:
-        found = [c["text"] for c in arms["crossovers"] if c["metric"] == metric]
-        lines.append(f"{metric} crossovers: " + ("; ".join(found) if found else "none in range"))
-    return lines
+from toymodels.analysis.markdown import X_LABELS, arm_lines
+from toymodels.analysis.plots import log_x, metric_label, plt
 
 
 def plot_arms(summary: dict[str, Any]) -> plt.Figure:
@@ -60,7 +35,7 @@ def plot_arms(summary: dict[str, Any]) -> plt.Figure:
             ax.plot(xs, [f[metric]["median"] for f in fams], "-o", color=color, ms=4, label=label)
         _solve(axes[2], arm, label, color)
     for ax, metric in zip(axes[:2], ("exact_match", continuous)):
-        ax.set_ylabel(_metric_label(metric) + " — median, min–max over seeds")
+        ax.set_ylabel(metric_label(metric) + " — median, min–max over seeds")
         ax.set_title(metric)
     axes[2].set_ylabel(f"fraction of seeds with exact match ≥ {arms[labels[0]]['solve']['level']:g}")
     axes[2].set_title("solve probability and headline threshold [95 %] per arm")
@@ -71,7 +46,7 @@ def plot_arms(summary: dict[str, Any]) -> plt.Figure:
         if not ax.has_data():
             ax.text(0.5, 0.5, "no completed run has this metric", transform=ax.transAxes, ha="center", color="0.4")
             continue
-        _log_x(ax)
+        log_x(ax)
         if ax is axes[2]:
             ax.axhline(0.5, color="0.6", lw=0.8)
         ax.set_xlabel(X_LABELS[arms["x"]])

@@ -15,163 +15,27 @@ interval, a sigmoid per metric), and arms are compared two ways:
   two held-out problems and the curves' seed spread), so noise never makes one; none found reads
   "none in range".
 
-Axes come from the sweep's `multirun.yaml` (Hydra's sweeper params and overrides), or, without it,
-from the runs' recorded configs: a config value that differs between runs of the same model. Pure
-NumPy, no torch.
+Which runs form which arm (the sweep's axes, `split_arms`, `ArmError`) is `arm_axes`'s, re-exported
+here. Pure NumPy, no torch.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from toymodels.analysis import fits
 from toymodels.analysis import summary as summaries
-from toymodels.analysis.sweep import RunRecord, Sweep, _num
+from toymodels.analysis.arm_axes import ArmError, run_value, split_arms  # the arm detection, re-exported here
+from toymodels.analysis.sweep import RunRecord, Sweep, num
 
-NOT_ARMS = ("model", "seed", "train.ensemble")  # the family, the seeds, and how seeds are batched
 DEFAULT_CONTINUOUS = "digit_accuracy"
 X_AXES = ("train_flops", "total_flops")
-
-
-class ArmError(Exception):
-    """The arms cannot be compared as asked (one line for the user)."""
-
-
-# ----------------------------------------------------------------------------- detecting the axes
-
-
-def _value(text: str) -> Any:
-    """An override's value as YAML reads it (``1e-3`` → 0.001, ``abacus`` → 'abacus')."""
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def multirun_axes(sweep: Sweep) -> dict[str, list[Any]] | None:
-    """Axes of multirun.yaml with more than one value, other than model, seed and train.ensemble; None
-    without a readable multirun.yaml."""
-    path = sweep.path / "multirun.yaml"
-    if not path.is_file():
-        return None
-    try:
-        import yaml
-
-        from toymodels.runs.axes import sweep_axes
-
-        hydra = yaml.safe_load(path.read_text())["hydra"]
-        axes = sweep_axes(hydra["overrides"]["task"], (hydra.get("sweeper") or {}).get("params"))
-    except Exception:  # unreadable: fall back to the runs' configs
-        return None
-    out = {}
-    for key, overrides in axes.items():
-        name = key.lstrip("+~")
-        if len(overrides) > 1 and name not in NOT_ARMS and not name.startswith("hydra"):
-            out[name] = [_value(o.split("=", 1)[1]) for o in overrides]
-    return out
-
-
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): node}
-
-
-def run_value(run: RunRecord, key: str) -> Any:
-    """The value a run had for a sweep key: from its recorded config (a config group by its name), else
-    from run.json's own field of that name (older runs)."""
-    node: Any = run.info.get("config")
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        node = node.get("name")
-    if node is None:
-        node = run.info.get(key.rsplit(".", 1)[-1])
-    return node
-
-
-def config_axes(runs: list[RunRecord]) -> dict[str, list[Any]]:
-    """Config keys whose value differs between runs of the same model and seed (so neither the family's
-    own keys nor seed-derived ones), leaving out keys determined by the axes already found (an `id`
-    made from them): fewer-valued keys are taken first."""
-    flat = [((r.model, r.seed), _flatten(r.info.get("config") or {})) for r in runs]
-    keys = sorted({k for _, f in flat for k in f} - set(NOT_ARMS))
-    candidates = {}
-    for key in keys:
-        by_job: dict[tuple, set] = {}
-        for job, f in flat:
-            by_job.setdefault(job, set()).add(repr(f.get(key)))
-        if any(len(values) > 1 for values in by_job.values()):
-            candidates[key] = list(dict.fromkeys(repr(f.get(key)) for _, f in flat))
-    out: dict[str, list[Any]] = {}
-    for key in sorted(candidates, key=lambda k: (len(candidates[k]), k)):
-        seen: dict[tuple, set] = {}
-        for _, f in flat:
-            seen.setdefault(tuple(repr(f.get(k)) for k in out), set()).add(repr(f.get(key)))
-        if any(len(values) > 1 for values in seen.values()):
-            values = list(dict.fromkeys(f.get(key) for _, f in flat))
-            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-            out[key] = sorted(values) if numeric else values
-    return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return math.isclose(float(a), float(b), rel_tol=1e-9)
-    return a == b or str(a) == str(b)
-
-
-def _text(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def split_arms(sweep: Sweep, arm_axis: list[str] | None = None) -> tuple[list[str], dict[str, list[RunRecord]]]:
-    """(axis keys, {arm label: runs}) in the sweep's axis order; one arm labelled '' when there are no axes.
-
-    `arm_axis` chooses the axes (raises ArmError if one is not swept or has a single value); by
-    default every axis besides model and seed. An arm whose runs are of more than one task is refused.
-    """
-    declared = multirun_axes(sweep)
-    detected = declared if declared is not None else config_axes(sweep.runs)
-    if arm_axis:
-        for key in arm_axis:
-            values = detected.get(key)
-            if values is None:
-                values = list(dict.fromkeys(run_value(r, key) for r in sweep.runs))
-                if all(v is None for v in values):
-                    others = ", ".join(detected) or "none"
-                    raise ArmError(f"{key} is not an axis of this sweep (its axes besides model and seed: {others})")
-            if len(values) < 2:
-                raise ArmError(f"arm axis {key} has one value ({_text(values[0])}) in this sweep: "
-                               "a comparison between arms needs at least two")
-        detected = {key: detected.get(key) or list(dict.fromkeys(run_value(r, key) for r in sweep.runs))
-                    for key in arm_axis}
-    axes = list(detected)
-    if not axes:
-        return [], {"": list(sweep.runs)}
-    arms: dict[tuple, list[RunRecord]] = {}
-    for run in sweep.runs:
-        values = tuple(run_value(run, key) for key in axes)
-        order = tuple(next((i for i, v in enumerate(detected[k]) if _same(v, value)), len(detected[k]))
-                      for k, value in zip(axes, values))
-        arms.setdefault((order, tuple(_text(v) for v in values)), []).append(run)
-    labels = {key: ",".join(f"{k}={v}" for k, v in zip(axes, key[1])) for key in arms}
-    out = {labels[key]: arms[key] for key in sorted(arms)}
-    for label, runs in out.items():
-        tasks = sorted({r.task for r in runs if r.task})
-        if len(tasks) > 1:
-            raise ArmError(f"arm {label} mixes tasks ({' and '.join(tasks)}): its family curve needs one task; "
-                           "add the axis that separates them to --arm-axis")
-    return axes, out
+__all__ = ["ArmError", "split_arms", "summarize_arms", "with_x_axis", "crossovers", "threshold_shift"]
 
 
 # ----------------------------------------------------------------------------- the compute axis
@@ -184,7 +48,7 @@ def with_x_axis(runs: list[RunRecord], x: str, problems: int | None = None) -> l
         return runs
     out = []
     for run in runs:
-        per_problem = _num(run.info.get("inference_flops_per_problem"))
+        per_problem = num(run.info.get("inference_flops_per_problem"))
         if per_problem is None:
             raise ArmError(f"{run.name} records no inference_flops_per_problem (trained before it was recorded): "
                            "use --x train_flops")
@@ -291,7 +155,7 @@ def shift_interval(shift: float, draws: np.ndarray, n_seeds: int, std_error: flo
     tail = 50.0 * (1.0 - level)
     q_lo = float(np.percentile(draws, tail, method="lower"))
     q_hi = float(np.percentile(draws, 100.0 - tail, method="higher"))
-    z = fits._normal_quantile(1.0 - tail / 100.0)
+    z = NormalDist().inv_cdf(1.0 - tail / 100.0)
     grow = math.sqrt(2.0) * math.sqrt(n_seeds / max(n_seeds - 1, 1))
     low = shift - max(grow * max(shift - q_lo, 0.0), math.sqrt(2.0) * z * std_error) if math.isfinite(q_lo) else None
     high = shift + max(grow * max(q_hi - shift, 0.0), math.sqrt(2.0) * z * std_error) if math.isfinite(q_hi) else None

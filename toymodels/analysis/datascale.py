@@ -17,22 +17,12 @@ from typing import Any
 import numpy as np
 
 from toymodels.analysis import fits
-from toymodels.analysis.sweep import RunRecord, Sweep, _num
+from toymodels.analysis.sweep import RunRecord, Sweep, flat_config, num
 
 AXIS = "task.train_size"
 # Keys that never define a series: the replicate (seed, and the draw of the set when tied to it)
 # and names derived from other keys.
 NOT_A_SERIES = ("seed", "task.id", "task.train_set_seed")
-
-
-def flat_config(config: Any, prefix: str = "") -> dict[str, Any]:
-    """A run's recorded config as {"task.format": "reversed", ...} (lists kept whole, as text)."""
-    if not isinstance(config, dict):
-        return {prefix.rstrip("."): config if not isinstance(config, list) else str(config)} if prefix else {}
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        out.update(flat_config(value, f"{prefix}{key}."))
-    return out
 
 
 def varying_keys(runs: list[RunRecord]) -> list[str]:
@@ -84,7 +74,7 @@ def _threshold(n: np.ndarray, y: np.ndarray, groups: list[str]) -> dict[str, Any
 
 def data_scaling(sweep: Sweep, metric: str = "exact_match") -> dict[str, Any] | None:
     """The data-scaling summary of a sweep over task.train_size; None when the sweep does not vary it."""
-    runs = [r for r in sweep.completed if _num(r.info.get("train_size")) and r.metric(metric) is not None]
+    runs = [r for r in sweep.completed if num(r.info.get("train_size")) and r.metric(metric) is not None]
     if AXIS not in varying_keys(runs):
         return None
     series = {}
@@ -102,7 +92,7 @@ def data_scaling(sweep: Sweep, metric: str = "exact_match") -> dict[str, Any] | 
             "max": [float(v.max()) for v in per_n],
             "train_median": [float(np.median(v)) if v else None for v in train],
             "runs": [{"name": r.name, "n": int(r.info["train_size"]), "seed": r.seed, metric: r.metric(metric),
-                      f"train_{metric}": r.metric(f"train_{metric}"), "epochs": _num(r.info.get("epochs"))}
+                      f"train_{metric}": r.metric(f"train_{metric}"), "epochs": num(r.info.get("epochs"))}
                      for r in members],
             **_threshold(n, y, [r.group for r in members]),
         }
@@ -128,7 +118,7 @@ def markdown(entry: dict[str, Any]) -> list[str]:
 
 def plot_data_scaling(entry: dict[str, Any], title: str):
     """Held-out (solid, per seed as dots) and training-sample (dotted) exact match against N, per series."""
-    from toymodels.analysis.figures import _log_x, plt
+    from toymodels.analysis.plots import log_x, plt
 
     fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
     metric = entry["metric"]
@@ -148,7 +138,7 @@ def plot_data_scaling(entry: dict[str, Any], title: str):
             low, high = s["threshold_ci"] or (None, None)
             if s["threshold_ci"]:
                 ax.axvspan(low or min(s["n"]), high or max(s["n"]), color=color, alpha=0.08)
-    _log_x(ax)
+    log_x(ax)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(f"distinct training problems N ({entry['axis']})")
     ax.set_ylabel(f"final {metric}")

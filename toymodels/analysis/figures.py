@@ -1,4 +1,4 @@
-"""The report's figures (`emergence.png`, `mirage.png`, `curves.png`) and the text on them.
+"""The single-task report's figures (`emergence.png`, `mirage.png`, `curves.png`) and reading the curves.
 
 Drawing only: every number comes from the summary (`toymodels.analysis.summary`) or a run's
 `metrics.csv`. A threshold line is drawn only for a threshold inside the swept range; an interval
@@ -7,102 +7,24 @@ end beyond it is drawn to the edge of the data and labelled as open.
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from toymodels.analysis import fits
+from toymodels.analysis.markdown import FIGURES, count, fit_note, threshold
+from toymodels.analysis.plots import FLOPS_LABEL, PARAMS_LABEL, log_x, metric_label, placeholder, plt
 from toymodels.analysis.sweep import RunRecord, Sweep, read_metrics_csv
-from toymodels.runs.records import LOWER_IS_BETTER, METRICS, atomic_write
+from toymodels.runs.records import METRICS
 
-try:
-    import matplotlib
+__all__ = ["FIGURES", "plot_curves", "plot_emergence", "plot_mirage", "read_curves"]
 
-    matplotlib.use("Agg")  # files only, never a window: the report runs on headless machines and in CI
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
-except ImportError:  # matplotlib is the optional `plot` extra: the CLIs say so in one line
-    plt = None
-
-FIGURES = ("emergence.png", "mirage.png", "curves.png")
-DPI = 120
-FLOPS_LABEL = "training compute (FLOPs)"
-PARAMS_LABEL = "non-embedding parameters"
 POINT, BAND, MEDIAN, FIT, DIVERGED, SOLVE = "tab:blue", "tab:blue", "navy", "tab:orange", "tab:red", "tab:green"
-
-
-def save_figure(fig: plt.Figure, path: Path) -> None:
-    """Write a figure atomically as PNG and close it."""
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
-    finally:
-        plt.close(fig)
-
-
-# ----------------------------------------------------------------------------- text
-
-
-def flops(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:.{digits}e}"
-
-
-def fit_note(fit: dict[str, Any]) -> str:
-    """Why a fit has no threshold, or its remark; empty for a clean fit."""
-    return fit["note"] if fit["ok"] else f"no threshold: {fit['note']}"
-
-
-def threshold(fit: dict[str, Any]) -> str:
-    """`3.21e+12 FLOPs [2.10e+12, 4.02e+12]`, or the reason there is none."""
-    if fit["threshold_flops"] is None:
-        return f"{fit['threshold_text']} ({fit['note']})" if fit.get("side") else f"none ({fit['note']})"
-    return (
-        fit["threshold_text"].replace(" [", " FLOPs [", 1)
-        + ("" if "[" in fit["threshold_text"] else " FLOPs")
-        + (f" ({fit['note']})" if fit["note"] else "")
-    )
-
-
-def count(value: float | None) -> str:
-    """Parameter counts the way people say them: 12.3k, 1.20M."""
-    if value is None:
-        return "—"
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:.3g}{unit}"
-    return f"{value:.0f}"
-
-
-# ----------------------------------------------------------------------------- figures
-
-
-def _log_x(ax: plt.Axes) -> None:
-    """Log compute/size axis; on a short axis (< 2 decades) label the 2x and 5x ticks, which
-    matplotlib would otherwise label all, overlapping."""
-
-    def minor(value: float, _pos: int) -> str:
-        low, high = ax.get_xlim()
-        exponent = math.floor(math.log10(value))
-        mantissa = round(value / 10**exponent)
-        short = math.log10(high / low) < 2.0
-        return f"${mantissa}\\times10^{{{exponent}}}$" if short and mantissa in (2, 5) else ""
-
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(FuncFormatter(minor))
-
-
-def _placeholder(fig: plt.Figure, message: str) -> None:
-    fig.text(0.5, 0.5, message, ha="center", va="center", fontsize=14, color="0.4")
 
 
 def _title(summary: dict[str, Any], what: str) -> str:
     found = summary["n_runs_found"]
     return f"{summary['task_label'] or summary['sweep']}: {what} — {summary['n_completed']} of {found} runs completed"
-
-
-def _metric_label(metric: str) -> str:
-    return f"{metric} ({'lower' if metric in LOWER_IS_BETTER else 'higher'} is better)"
 
 
 def _scatter_panel(ax: plt.Axes, summary: dict[str, Any], metric: str, x_key: str, show_diverged: bool = True) -> None:
@@ -162,7 +84,7 @@ def _scatter_panel(ax: plt.Axes, summary: dict[str, Any], metric: str, x_key: st
             lw=1,
             label=f"chance ({chance:.0e})" if chance < 0.01 else f"chance ({chance:g})",
         )
-    _log_x(ax)
+    log_x(ax)
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -237,7 +159,7 @@ def _solve_panel(ax: plt.Axes, summary: dict[str, Any], x_range: tuple[float, fl
         )
     ax.axhline(0.5, color="0.6", lw=0.8)
     ax.set_ylim(-0.03, 1.03)
-    _log_x(ax)
+    log_x(ax)
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -249,7 +171,7 @@ def plot_emergence(summary: dict[str, Any]) -> plt.Figure:
     if x_range is None:
         for ax in axes:
             ax.set_axis_off()
-        _placeholder(fig, "no completed runs yet: nothing to plot")
+        placeholder(fig, "no completed runs yet: nothing to plot")
         return fig
     _scatter_panel(axes[0], summary, "exact_match", "flops")
     _fit_overlay(axes[0], summary["fits"]["exact_match"], x_range)
@@ -287,11 +209,11 @@ def plot_mirage(summary: dict[str, Any]) -> plt.Figure:
         _scatter_panel(ax, summary, metric, "flops", show_diverged=False)
         _fit_overlay(ax, fit, x_range, with_label=metric == "exact_match", numbers=False)
         ax.set_xlabel(summary.get("x_label", FLOPS_LABEL))
-        ax.set_ylabel(_metric_label(metric))
+        ax.set_ylabel(metric_label(metric))
     last = axes.flat[len(METRICS)]
     if x_range is None:
         last.set_axis_off()
-        _placeholder(fig, "no completed runs yet: nothing to plot")
+        placeholder(fig, "no completed runs yet: nothing to plot")
     else:
         _solve_panel(last, summary, x_range)
         last.set_title("exact match as solve probability over seeds", fontsize=10)
@@ -337,7 +259,7 @@ def _carries_panel(ax: plt.Axes, chosen: tuple[dict, RunRecord, dict]) -> None:
         ax.legend(fontsize=7)
     else:
         ax.text(0.5, 0.5, "no carries_acc_* columns (older sweep)", transform=ax.transAxes, ha="center", color="0.4")
-    _log_x(ax)
+    log_x(ax)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(FLOPS_LABEL)
     ax.grid(True, alpha=0.3)
@@ -350,7 +272,7 @@ def plot_curves(summary: dict[str, Any], sweep: Sweep, curves: dict[str, dict[st
     grid = fig.add_gridspec(4, 3)
     chosen = _curve_runs(summary, sweep, curves)
     if not chosen:
-        _placeholder(fig, "no completed run with a readable metrics.csv: nothing to plot")
+        placeholder(fig, "no completed run with a readable metrics.csv: nothing to plot")
         return fig
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(chosen)))
     for i, metric in enumerate(METRICS):
@@ -360,9 +282,9 @@ def plot_curves(summary: dict[str, Any], sweep: Sweep, curves: dict[str, dict[st
                 seen = curve["flops"] > 0  # a step-0 evaluation has no place on a log axis
                 label = f"{fam['model']} ({count(fam['non_embedding_params'])}, seed {run.seed})"
                 ax.plot(curve["flops"][seen], curve[metric][seen], "-", marker=".", ms=3, color=color, label=label)
-        _log_x(ax)
+        log_x(ax)
         ax.set_xlabel(FLOPS_LABEL)
-        ax.set_ylabel(_metric_label(metric))
+        ax.set_ylabel(metric_label(metric))
         ax.set_title(metric, fontsize=10)
         ax.grid(True, alpha=0.3)
         if i == 0:
@@ -387,7 +309,7 @@ def plot_curves(summary: dict[str, Any], sweep: Sweep, curves: dict[str, dict[st
             )
         which = "largest" if idx == len(chosen) - 1 else "smallest" if idx == 0 else "middle"
         ax.set_title(f"accuracy per answer digit: {fam['model']} ({which}, seed {run.seed})", fontsize=10)
-        _log_x(ax)
+        log_x(ax)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel(FLOPS_LABEL)
         ax.set_ylabel("digit accuracy at this position")

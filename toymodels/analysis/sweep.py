@@ -1,7 +1,8 @@
 """Reading a sweep folder: run folders (`run.json`, `metrics.csv`) and Hydra's `multirun.yaml`.
 
 Pure reading, no fitting: the records that training leaves on disk become `RunRecord` and `Sweep` objects
-and NumPy columns. Never imports torch, so a sweep can be analysed on a machine without it.
+and NumPy columns (`Sweep.to_frame()` gives the same records as one pandas DataFrame, see `frame`).
+Never imports torch, so a sweep can be analysed on a machine without it.
 """
 
 from __future__ import annotations
@@ -25,11 +26,21 @@ class SweepError(Exception):
 # ----------------------------------------------------------------------------- reading run folders
 
 
-def _num(value: Any) -> float | None:
+def num(value: Any) -> float | None:
     """A finite float from a JSON value, or None (bools are not numbers here)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def flat_config(config: Any, prefix: str = "") -> dict[str, Any]:
+    """A run's recorded config as {"task.format": "reversed", ...} (lists kept whole, as text)."""
+    if not isinstance(config, dict):
+        return {prefix.rstrip("."): config if not isinstance(config, list) else str(config)} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        out.update(flat_config(value, f"{prefix}{key}."))
+    return out
 
 
 @dataclass
@@ -55,7 +66,7 @@ class RunRecord:
 
     @property
     def flops(self) -> float | None:
-        return _num(self.info.get("flops"))
+        return num(self.info.get("flops"))
 
     @property
     def group(self) -> str:
@@ -69,7 +80,7 @@ class RunRecord:
 
     @property
     def eval_size(self) -> int | None:
-        size = _num(self.info.get("eval_size"))
+        size = num(self.info.get("eval_size"))
         return int(size) if size else None
 
     @property
@@ -82,7 +93,7 @@ class RunRecord:
     def metric(self, name: str) -> float | None:
         """Final value of a metric, None when absent or not finite."""
         metrics = self.info.get("metrics")
-        return _num(metrics.get(name)) if isinstance(metrics, dict) else None
+        return num(metrics.get(name)) if isinstance(metrics, dict) else None
 
 
 @dataclass
@@ -99,6 +110,12 @@ class Sweep:
     @property
     def completed(self) -> list[RunRecord]:
         return [r for r in self.runs if r.status == "completed"]
+
+    def to_frame(self):
+        """Every evaluation point of every run as one tidy pandas DataFrame (`frame.sweep_frame`)."""
+        from toymodels.analysis.frame import sweep_frame
+
+        return sweep_frame(self)
 
 
 def is_run_dir(path: Path) -> bool:
@@ -123,7 +140,7 @@ def load_run(run_dir: Path) -> RunRecord:
     if info["status"] == "completed":
         if not isinstance(info.get("metrics"), dict):
             raise ValueError("completed run.json has no metrics")
-        if not (_num(info.get("flops")) or 0.0) > 0.0:
+        if not (num(info.get("flops")) or 0.0) > 0.0:
             raise ValueError("completed run.json has no positive flops")
     return RunRecord(name=run_dir.name, path=run_dir, info=info)
 
@@ -181,8 +198,8 @@ def read_metrics_csv(path: Path) -> dict[str, np.ndarray]:
     try:
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle))
-    except OSError as err:
-        raise ValueError(f"unreadable metrics.csv ({err})") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as err:  # missing, binary or malformed: one line, no traceback
+        raise ValueError(f"unreadable metrics.csv ({err})".splitlines()[0]) from None
     if not rows or "flops" not in rows[0]:
         raise ValueError("metrics.csv has no rows or no flops column")
 

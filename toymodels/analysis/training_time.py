@@ -30,7 +30,7 @@ def grok_summary(runs: list[RunRecord]) -> list[dict[str, Any]]:
 
 def plot_training(runs: list[RunRecord], curves: dict[str, dict[str, np.ndarray]], title: str):
     """Train (dashed) and held-out (solid) exact match and the weight norm against FLOPs, a panel per series."""
-    from toymodels.analysis.figures import FLOPS_LABEL, _log_x, _placeholder, plt
+    from toymodels.analysis.plots import FLOPS_LABEL, log_x, placeholder, plt
 
     runs = [r for r in runs if r.name in curves]
     groups = list(group_runs(runs, exclude=("seed",)).items())[:MAX_PANELS] if runs else []
@@ -39,7 +39,7 @@ def plot_training(runs: list[RunRecord], curves: dict[str, dict[str, np.ndarray]
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), layout="constrained", squeeze=False)
     fig.suptitle(title)
     if not groups:
-        _placeholder(fig, "no completed run with a readable metrics.csv: nothing to plot")
+        placeholder(fig, "no completed run with a readable metrics.csv: nothing to plot")
         return fig
     colors = plt.get_cmap("tab10")
     for ax, (label, members) in zip(axes.flat, groups):
@@ -60,7 +60,7 @@ def plot_training(runs: list[RunRecord], curves: dict[str, dict[str, np.ndarray]
                 ax.axvspan(gap["train"]["flops"], gap["heldout"]["flops"], color=color, alpha=0.06)
         gaps = [gap_text(r.info["grok_gap"]) for r in members if "grok_gap" in r.info]
         ax.set_title(label + ("\n" + "\n".join(gaps[:3]) if gaps else ""), fontsize=7)
-        _log_x(ax)
+        log_x(ax)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel(FLOPS_LABEL)
         ax.set_ylabel("exact match (solid: held-out, dashed: train)")
@@ -83,7 +83,7 @@ def steps_axis(ax, members: list[RunRecord]) -> None:
 
 def report_run(run_dir: Path, prog: str = "toymodels-report") -> int:
     """Write `training.png` into one run folder and print its grok gap; exit code 0, or 2 if unusable."""
-    from toymodels.analysis.figures import save_figure
+    from toymodels.analysis.plots import save_figure
 
     try:
         run = load_run(Path(run_dir))
