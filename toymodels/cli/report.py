@@ -1,4 +1,4 @@
-"""`toymodels-report SWEEP_DIR`: turn a sweep folder into figures and a summary (parse, dispatch).
+"""The sweep report: `toymodels-report SWEEP_DIR` turns a sweep folder into figures and a summary.
 
 The command line only: the options, `--example` (copy a lab's packaged sweep first), and the call to
 `toymodels.analysis.report.write_report`, which owns the report. Nothing here imports torch.
