@@ -1,6 +1,6 @@
 # make demo | make test | make install | make bench | make lint
 # Set-up never pulls a CUDA build of torch onto a CPU-only machine: torch is installed first, on
-# its own, from TORCH_INDEX when given (GPU users: see README, "Installing on a GPU machine").
+# its own, from TORCH_INDEX when given (GPU users: docs/scale-out.md, "Installing on a GPU machine").
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
