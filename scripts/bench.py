@@ -90,33 +90,36 @@ class StepTimer:
         return _Timer()
 
 
-def lightning_tokens_per_s(spec, warmup: int) -> float:
+def lightning_tokens_per_s(run_cfg, warmup: int) -> float:
     """Training tokens/s through the real Lightning path (Trainer, loggers, checkpoints)."""
-    from toymodels.cli.train import build_trainer
+    from toymodels.training import build
+    from toymodels.training.loggers import close_loggers
 
-    data, module = spec.make_data(), spec.make_module()
+    data, module = build.make_data(run_cfg), build.make_module(run_cfg)
     timer = StepTimer(warmup)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = build_trainer(spec, Path(run_dir), [timer])
+        loggers = build.make_loggers(run_cfg, Path(run_dir))
+        trainer = build.build_trainer(run_cfg, Path(run_dir), [timer], loggers)
         trainer.fit(module, datamodule=data)
-        spec.close_loggers()
-    return (spec.max_steps - warmup) * module.cost.tokens / (timer.t1 - timer.t0)
+        close_loggers(loggers)
+    return (run_cfg.max_steps - warmup) * module.cost.tokens / (timer.t1 - timer.t0)
 
 
-def bare_tokens_per_s(spec, warmup: int) -> float:
+def bare_tokens_per_s(run_cfg, warmup: int) -> float:
     """Training tokens/s of a plain PyTorch loop: same model, batch, AdamW, schedule, clipping."""
     import torch.nn.functional as F
 
     from toymodels.tasks.vocab import PAD
+    from toymodels.training import build
 
-    data, module = spec.make_data(), spec.make_module()
-    on_gpu = spec.trainer_kwargs.get("accelerator") in ("gpu", "cuda")
+    data, module = build.make_data(run_cfg), build.make_module(run_cfg)
+    on_gpu = run_cfg.trainer.kwargs.get("accelerator") in ("gpu", "cuda")
     device = "cuda" if on_gpu else "cpu"
-    bf16 = on_gpu and str(spec.trainer_kwargs.get("precision", "")).startswith("bf16")
-    model, start = module.model.to(device), spec.task.prompt_len - 1
+    bf16 = on_gpu and str(run_cfg.trainer.kwargs.get("precision", "")).startswith("bf16")
+    model, start = module.model.to(device), run_cfg.task.prompt_len - 1
     conf = module.configure_optimizers()
     opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
-    for step in range(spec.max_steps):
+    for step in range(run_cfg.max_steps):
         if step == warmup:
             _sync(device)
             t0 = time.perf_counter()
@@ -127,13 +130,13 @@ def bare_tokens_per_s(spec, warmup: int) -> float:
                                    batch[:, start + 1 :].reshape(-1), ignore_index=PAD)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), spec.optim.grad_clip)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), run_cfg.optim.grad_clip)
         opt.step()
         sched.step()
         if not torch.isfinite(loss):
             raise RuntimeError("loss diverged")
     _sync(device)
-    return (spec.max_steps - warmup) * module.cost.tokens / (time.perf_counter() - t0)
+    return (run_cfg.max_steps - warmup) * module.cost.tokens / (time.perf_counter() - t0)
 
 
 def ensemble_rows(models: list[str], sizes: list[int], steps: int, warmup: int, ceiling: float, common: list[str]):
@@ -142,9 +145,9 @@ def ensemble_rows(models: list[str], sizes: list[int], steps: int, warmup: int, 
     for name in models:
         single = None
         for k in sizes:
-            spec = compose(f"model={name}", f"train.ensemble={k}", *common, f"train.steps={steps}")
-            per_member = lightning_tokens_per_s(spec, warmup)  # the module counts one member's tokens
-            flops_per_token = spec.cost.flops / spec.cost.tokens
+            run_cfg = compose(f"model={name}", f"train.ensemble={k}", *common, f"train.steps={steps}")
+            per_member = lightning_tokens_per_s(run_cfg, warmup)  # the module counts one member's tokens
+            flops_per_token = run_cfg.cost.flops / run_cfg.cost.tokens
             single = single or per_member
             # Throughput: the training tokens all members process per second, against one single run's.
             rows.append({"model": name, "ensemble": k, "tokens_per_s_per_member": per_member,
@@ -244,16 +247,18 @@ def main(argv=None) -> int:
               f"train.batch_size={args.batch_size}", "logger=csv", "train.checkpoint_every=100000",
               f"trainer={args.trainer}", f"trainer.compile={str(args.compile).lower()}"]
     for name in models:
-        spec = compose(f"model={name}", *common)
-        module = spec.make_module()
+        run_cfg = compose(f"model={name}", *common)
+        from toymodels.training import build
+
+        module = build.make_module(run_cfg)
         flops_per_token = module.cost.flops / module.cost.tokens
-        bare = bare_tokens_per_s(spec, warmup)
-        light = lightning_tokens_per_s(spec, warmup)
+        bare = bare_tokens_per_s(run_cfg, warmup)
+        light = lightning_tokens_per_s(run_cfg, warmup)
         from toymodels.training.model import non_embedding_params
 
         rows.append({
             "model": name,
-            "non_embedding_params": non_embedding_params(spec.model),
+            "non_embedding_params": non_embedding_params(run_cfg.model),
             "tokens_per_s": light,
             "gflops_per_s": light * flops_per_token / 1e9,
             "mfu": light * flops_per_token / ceiling,

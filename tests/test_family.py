@@ -22,7 +22,7 @@ def _table_script():
 def test_every_size_names_only_its_shape():
     for path in model_dir().glob("d*.yaml"):
         lines = path.read_text().splitlines()
-        assert lines[0] == f"defaults: [{BASE}]" and len(lines) <= 5, path.name
+        assert lines[0] == f"defaults: [/{BASE}@_here_]" and len(lines) <= 5, path.name
         assert not any(line.lstrip().startswith("#") for line in lines), f"{path.name}: counts are computed"
 
 

@@ -143,9 +143,9 @@ def test_every_lab_experiment_composes_and_its_tiny_settings_stay_tiny():
                 argv = labs.train_command(lab.name, index, "/tmp/x", tiny=True)[4:]
                 overrides = [a for a in with_one_budget(argv) if "," not in a and not a.startswith("hydra")]
                 cfg = compose("train", overrides=overrides)
-                spec = build_run(cfg)
+                run_cfg = build_run(cfg)
                 assert OmegaConf.select(cfg, "sweep_name") == lab.experiment
-                assert spec.max_steps <= 40
+                assert run_cfg.max_steps <= 40
 
 
 def test_make_examples_refuses_an_unknown_lab():

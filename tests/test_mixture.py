@@ -15,6 +15,7 @@ from toymodels.errors import ConfigError
 from toymodels.runs.records import METRICS
 from toymodels.tasks.mixture import Mixture, build_mixture
 from toymodels.tasks.vocab import PAD, STOI, VOCAB, decode
+from toymodels.training import build
 from toymodels.training.config import build_run
 from toymodels.training.mixture_run import MixtureData, MixtureEvaluator
 from toymodels.training.model import ModelConfig, Transformer
@@ -92,14 +93,14 @@ def test_rows_of_different_lengths_share_a_batch_with_their_equals_signs_aligned
 
 
 def test_padding_is_never_scored_and_flops_count_the_padded_batch():
-    spec = build_run(_config())
-    spec.model = ModelConfig(**{**spec.model.__dict__, "attn_impl": "matmul"})  # the counter sees matmuls
-    module, data = spec.make_module(), spec.make_data()
+    run_cfg = build_run(_config())
+    run_cfg.model = ModelConfig(**{**run_cfg.model.__dict__, "attn_impl": "matmul"})  # the counter sees matmuls
+    module, data = build.make_module(run_cfg), build.make_data(run_cfg)
     batch = data.batch(0)
-    start = spec.task.prompt_len - 1
+    start = run_cfg.task.prompt_len - 1
     scored = batch[:, start + 1:] != PAD
-    mixture = spec.task
-    _, which = mixture.sample_rows(np.random.default_rng([spec.seed, 0, 0]), spec.batch_size)
+    mixture = run_cfg.task
+    _, which = mixture.sample_rows(np.random.default_rng([run_cfg.seed, 0, 0]), run_cfg.batch_size)
     per_row = np.array([mixture.skills[i].task.target_len for i in which])
     assert scored.sum(1).tolist() == per_row.tolist()  # exactly each skill's target tokens, no padding
     with FlopCounterMode(display=False) as counter:
@@ -107,7 +108,7 @@ def test_padding_is_never_scored_and_flops_count_the_padded_batch():
         F.cross_entropy(logits[:, start:].reshape(-1, len(VOCAB)), batch[:, start + 1:].reshape(-1),
                         ignore_index=PAD).backward()
     assert module.cost.flops == counter.get_total_flops()  # every position computed, padding included
-    assert module.cost.tokens == spec.batch_size * (mixture.seq_len - 1)
+    assert module.cost.tokens == run_cfg.batch_size * (mixture.seq_len - 1)
     assert 0 < mixture.pad_share < 1
 
 

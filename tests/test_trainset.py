@@ -10,6 +10,7 @@ from toymodels.runs.records import NOT_GROKKED, grok_gap
 from toymodels.tasks.arithmetic import Task
 from toymodels.tasks.trainset import TrainingSet, draw_training_set, training_part_size
 from toymodels.tasks.vocab import VOCAB
+from toymodels.training import build
 from toymodels.training.config import build_run, config_dir
 from toymodels.training.data import ArithmeticData
 from toymodels.training.metrics import Evaluator, weight_norm
@@ -83,18 +84,18 @@ def test_full_batch_is_the_whole_set_every_step():
 
 
 def test_training_sample_metrics_score_the_training_problems():
-    spec = build_run(compose_train("task=mod", "task.p=13", "task.train_size=40", "train.batch_size=full",
+    run_cfg = build_run(compose_train("task=mod", "task.p=13", "task.train_size=40", "train.batch_size=full",
                                    "model=d8", "eval.size=30"))
-    data = spec.make_data()
-    train_eval = spec.make_train_evaluator(data)
+    data = build.make_data(run_cfg)
+    train_eval = build.make_train_evaluator(run_cfg, data)
     ta, tb = data.train_sample
-    assert len(ta) == 30 and not spec.task.is_heldout(ta, tb).any()
+    assert len(ta) == 30 and not run_cfg.task.is_heldout(ta, tb).any()
     assert set(zip(ta.tolist(), tb.tolist())) <= set(zip(data.train_set.a.tolist(), data.train_set.b.tolist()))
-    model = Transformer(spec.model)
+    model = Transformer(run_cfg.model)
     metrics = train_eval(model)
-    assert metrics == Evaluator(spec.task, ta, tb)(model)
+    assert metrics == Evaluator(run_cfg.task, ta, tb)(model)
     stream = build_run(compose_train("task=mod", "task.p=13", "eval.size=30"))
-    assert stream.make_train_evaluator(stream.make_data()) is None
+    assert build.make_train_evaluator(stream, build.make_data(stream)) is None
 
 
 def test_weight_norm_is_the_norm_of_all_parameters():
@@ -124,12 +125,12 @@ def test_bad_training_set_sizes_raise_one_line_config_errors(overrides, message)
 
 
 def test_full_batch_sets_the_batch_and_run_info_records_the_set():
-    spec = build_run(compose_train("task=mod", "task.p=11", "task.train_size=60", "train.batch_size=full",
+    run_cfg = build_run(compose_train("task=mod", "task.p=11", "task.train_size=60", "train.batch_size=full",
                                    "eval.size=50"))
-    info = spec.info()
-    assert spec.batch_size == 60 and info["train_size"] == 60 and info["batch_size"] == 60
+    info = build.run_info(run_cfg)
+    assert run_cfg.batch_size == 60 and info["train_size"] == 60 and info["batch_size"] == 60
     assert info["train_set_seed"] == 0 and info["name"] == "mod11add-plain-n60-d64-s0"
-    assert build_run(compose_train("task=mod", "task.p=11", "eval.size=50")).info()["train_size"] is None
+    assert build.run_info(build_run(compose_train("task=mod", "task.p=11", "eval.size=50")))["train_size"] is None
 
 
 # ----------------------------------------------------------------------------- grok_gap

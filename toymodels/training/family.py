@@ -1,4 +1,4 @@
-"""The model family as data: one shared base (`conf/model/_base.yaml`) and one short entry per size.
+"""The model family as data: one shared base (`conf/model_base.yaml`) and one short entry per size.
 
 The sizes name only their shape (d_model, heads, layers); every count a reader sees — parameters,
 training FLOPs per token — is computed here from :mod:`toymodels.training.model`, never written by
@@ -16,7 +16,7 @@ from toymodels.tasks.arithmetic import Task
 from toymodels.training.config import config_dir
 from toymodels.training.model import ModelConfig, non_embedding_params, total_params, training_flops_per_token
 
-BASE = "_base"
+BASE = "model_base"  # conf/model_base.yaml: outside conf/model/, so not a choice of model=
 # The demo's task (experiment=emergence): FLOPs per token depend on the sequence length.
 DEMO_TASK = dict(name="add", n_digits=2, format="reversed")
 
@@ -29,7 +29,7 @@ def model_dir() -> Path:
 def member_config(name: str, task: Task, folder: Path | None = None) -> ModelConfig:
     """The ModelConfig of family member `name` (e.g. "d32"), with the context and vocabulary of `task`."""
     folder = folder or model_dir()
-    values = OmegaConf.to_container(OmegaConf.merge(OmegaConf.load(folder / f"{BASE}.yaml"),
+    values = OmegaConf.to_container(OmegaConf.merge(OmegaConf.load(folder.parent / f"{BASE}.yaml"),
                                                     OmegaConf.load(folder / f"{name}.yaml")))
     values.pop("defaults", None)
     values["context"] = values["context"] or task.seq_len - 1
@@ -41,7 +41,7 @@ def family(task: Task | None = None, folder: Path | None = None) -> list[ModelCo
     """Every size in conf/model, ordered by non-embedding parameters."""
     task = task or Task(**DEMO_TASK)
     folder = folder or model_dir()
-    names = [p.stem for p in folder.glob("*.yaml") if p.stem != BASE]
+    names = [p.stem for p in folder.glob("*.yaml")]
     return sorted((member_config(n, task, folder) for n in names), key=non_embedding_params)
 
 

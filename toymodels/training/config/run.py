@@ -63,28 +63,6 @@ class RunConfig:
     verbose: bool
     config: dict  # the plain task/model/train/eval/seed sections, as run.json records them
 
-    # Transitional: tests/test_mixture.py and tests/test_trainset.py (not part of this change) still call
-    # these four; the training side builds from toymodels.training.build and never calls them.
-    def make_data(self):
-        from toymodels.training import build
-
-        return build.make_data(self)
-
-    def make_module(self):
-        from toymodels.training import build
-
-        return build.make_module(self)
-
-    def make_train_evaluator(self, data):
-        from toymodels.training import build
-
-        return build.make_train_evaluator(self, data)
-
-    def info(self) -> dict:
-        from toymodels.training import build
-
-        return build.run_info(self)
-
 
 def build_run(cfg) -> RunConfig:
     """Check a composed config (a DictConfig, or the same as plain dicts) and return its RunConfig (ConfigError)."""
