@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import yaml
+
 from toymodels.analysis.sweep import RunRecord, Sweep, flat_config
+from toymodels.runs.axes import sweep_axes
 
 NOT_ARMS = ("model", "seed", "train.ensemble")  # the family, the seeds, and how seeds are batched
 
@@ -22,8 +25,6 @@ class ArmError(Exception):
 
 def _value(text: str) -> Any:
     """An override's value as YAML reads it (``1e-3`` → 0.001, ``abacus`` → 'abacus')."""
-    import yaml
-
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -37,10 +38,6 @@ def multirun_axes(sweep: Sweep) -> dict[str, list[Any]] | None:
     if not path.is_file():
         return None
     try:
-        import yaml
-
-        from toymodels.runs.axes import sweep_axes
-
         hydra = yaml.safe_load(path.read_text())["hydra"]
         axes = sweep_axes(hydra["overrides"]["task"], (hydra.get("sweeper") or {}).get("params"))
     except Exception:  # unreadable: fall back to the runs' configs

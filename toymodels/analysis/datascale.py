@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from toymodels.analysis import fits
+from toymodels.analysis.plots import log_x, plt
 from toymodels.analysis.sweep import RunRecord, Sweep, flat_config, num
 
 AXIS = "task.train_size"
@@ -118,8 +119,6 @@ def markdown(entry: dict[str, Any]) -> list[str]:
 
 def plot_data_scaling(entry: dict[str, Any], title: str):
     """Held-out (solid, per seed as dots) and training-sample (dotted) exact match against N, per series."""
-    from toymodels.analysis.plots import log_x, plt
-
     fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
     metric = entry["metric"]
     colors = plt.get_cmap("tab10")

@@ -2,8 +2,10 @@
 
 Fits every forecaster (`forecast`) on the runs below the cutoff, scores each against the full sweep's
 headline threshold (the solve probability, `summary.solve_threshold`), and writes `forecast.png`,
-`forecast.json` and `forecast.md` into the sweep folder atomically. Bad input is one line on stderr,
-exit 2, and nothing written. `toymodels-forecast` is its command line.
+`forecast.json` and `forecast.md` into the sweep folder all or nothing (`outputs.Staged`). Bad input
+(an option out of range: `ForecastOptions.problem`, or a sweep that cannot be forecast) is one line on
+stderr, exit 2, and nothing written: an earlier forecast stays byte-identical. Runs whose run.json or
+metrics.csv is corrupt are skipped with a one-line warning each. `toymodels-forecast` is its command line.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import numpy as np
 from toymodels.analysis import forecast as fc
 from toymodels.analysis import wandb_upload
 from toymodels.analysis.markdown import table
-from toymodels.analysis.plots import FLOPS_LABEL, log_x, plt, save_figure
+from toymodels.analysis.outputs import OutputError, Staged
+from toymodels.analysis.plots import FLOPS_LABEL, log_x, plt
+from toymodels.analysis.report_options import level_problem
 from toymodels.analysis.summary import family_table, solve_threshold
-from toymodels.analysis.sweep import RunRecord, SweepError, load_sweep
-from toymodels.runs.records import atomic_write, jsonable, write_json
+from toymodels.analysis.sweep import RunRecord, SweepError, load_sweep, read_metrics_csv
+from toymodels.runs.records import jsonable
 
 PROG = "toymodels-forecast"
 OUTPUTS = ("forecast.png", "forecast.json", "forecast.md")
@@ -46,11 +50,30 @@ class ForecastOptions:
     wandb: bool = False
     wandb_project: str = "toymodels"
 
+    @property
+    def model_names(self) -> list[str]:
+        return [m.strip() for m in (self.fit_models or "").split(",") if m.strip()]
+
+    def problem(self) -> str | None:
+        """The first option out of range (one line), or None."""
+        below = self.fit_below
+        if (below is None) == (self.fit_models is None):
+            return "give one of --fit-below FLOPS and --fit-models d8,d16,..."
+        if below is not None and (isinstance(below, bool) or not isinstance(below, (int, float))
+                                  or not math.isfinite(below) or below <= 0):
+            return f"--fit-below {below!r} must be a positive, finite number of FLOPs"
+        if self.fit_models is not None and (not isinstance(self.fit_models, str) or not self.model_names
+                                            or any(not m.strip() for m in self.fit_models.split(","))):
+            return f"--fit-models {self.fit_models!r}: give model names separated by commas, such as d8,d16,d24"
+        if not isinstance(self.wandb_project, str) or not self.wandb_project.strip():
+            return f"--wandb-project {self.wandb_project!r} must be a project name"
+        return level_problem("--solve-level", self.solve_level)
+
 
 def _cutoff(families: list[dict[str, Any]], options: ForecastOptions) -> tuple[float, list[str]]:
     """The cutoff compute and the sizes fitted: the named models, or every size at or below --fit-below."""
-    if options.fit_models:
-        names = [m.strip() for m in options.fit_models.split(",") if m.strip()]
+    if options.fit_models is not None:
+        names = list(dict.fromkeys(options.model_names))
         unknown = [m for m in names if m not in {f["model"] for f in families}]
         if unknown:
             raise InputError(f"no completed runs of {', '.join(unknown)} in the sweep")
@@ -60,10 +83,18 @@ def _cutoff(families: list[dict[str, Any]], options: ForecastOptions) -> tuple[f
 
 def _fit_set(options: ForecastOptions) -> tuple[str, list[RunRecord], list[dict[str, Any]], float, list[str]]:
     """(sweep name, usable runs, family table, cutoff, fitted sizes); InputError for unusable input."""
+    problem = options.problem()
+    if problem:
+        raise InputError(problem)
     try:
         sweep = load_sweep(options.sweep_dir)
     except SweepError as err:
         raise InputError(str(err)) from None
+    if not sweep.runs:
+        raise InputError(f"none of the {sweep.n_folders} run folder(s) in {sweep.path} has a usable run.json "
+                         f"(first: {sweep.problems[0]})")
+    for line in [p for p in sweep.problems if ": corrupt: " in p] + sweep.warnings:
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
     runs = [r for r in sweep.completed if r.flops and r.metric("exact_match") is not None]
     if not runs:
         raise InputError(f"no completed run in {sweep.path}")
@@ -83,7 +114,13 @@ def _fit_set(options: ForecastOptions) -> tuple[str, list[RunRecord], list[dict[
 def build(options: ForecastOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     """forecast.json's content and what the figure needs; InputError for unusable input."""
     name, runs, families, cutoff, names = _fit_set(options)
-    fit_runs = [r for r in runs if r.model in names]
+    fit_runs = []
+    for run in (r for r in runs if r.model in names):
+        try:
+            read_metrics_csv(run.path / "metrics.csv")
+            fit_runs.append(run)
+        except ValueError as err:
+            print(f"{PROG}: warning: {run.name}: {err}; not in the fit set", file=sys.stderr)
     sizes = [s for r in runs if (s := r.eval_size)]
     lengths = [n for r in runs if (n := r.answer_length)]
     history = fc.load_history(fit_runs, int(np.median(sizes)) if sizes else 1000, max(lengths) if lengths else 1)
@@ -192,16 +229,18 @@ def write_forecast(options: ForecastOptions) -> int:
         print(f"{PROG}: error: the forecast needs matplotlib (pip install 'toymodels[plot]')", file=sys.stderr)
         return 2
     start = time.perf_counter()
+    out = Path(options.sweep_dir).resolve()
     try:
         result, plot = build(options)
-    except InputError as err:
+        result = jsonable(result)
+        with Staged(out, PROG) as staged:  # all three files or none: an earlier forecast is never half replaced
+            staged.figure(plot_forecast(result, plot), "forecast.png")
+            staged.json("forecast.json", result)
+            staged.text("forecast.md", forecast_markdown(result))
+            staged.commit()
+    except (InputError, OutputError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
-    result = jsonable(result)
-    out = Path(options.sweep_dir).resolve()
-    save_figure(plot_forecast(result, plot), out / "forecast.png")
-    write_json(out / "forecast.json", result)
-    atomic_write(out / "forecast.md", forecast_markdown(result))
     print(f"fit on {', '.join(result['fit_models'])} (<= {result['cutoff_flops']:.2e} FLOPs); "
           f"truth {result['truth']['threshold_text']}")
     for name, entry in result["forecasters"].items():

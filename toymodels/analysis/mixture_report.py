@@ -2,7 +2,8 @@
 
 Numbers come from `abilities` (each skill seen as a single-task sweep) and `arms` (the arms of each
 skill compared), figures from `abilities_figure` and `arm_figures`; this module writes them into the
-sweep folder, writes `summary.md` and prints what it found. Reached through `report.write_report`.
+sweep folder, writes `summary.md` and prints what it found. Reached through `report.write_report`,
+which has checked the options; the files are written all or nothing (`outputs.Staged`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from toymodels.analysis.abilities_figure import plot_abilities
 from toymodels.analysis.arm_figures import plot_arms
 from toymodels.analysis.figures import plot_mirage
 from toymodels.analysis.markdown import arm_lines
-from toymodels.analysis.plots import save_figure
-from toymodels.analysis.report import PROG, ReportOptions, curves_with_warnings, error
+from toymodels.analysis.outputs import Staged
+from toymodels.analysis.report_options import PROG, ReportOptions, curves_with_warnings, error, warn
 from toymodels.analysis.sweep import RunRecord, Sweep
-from toymodels.runs.records import atomic_write, jsonable, write_json
+from toymodels.runs.records import jsonable
 
 
 def report_mixture(sweep: Sweep, options: ReportOptions) -> int:
@@ -39,18 +40,19 @@ def report_mixture(sweep: Sweep, options: ReportOptions) -> int:
     summary = abilities.summarize_mixture(sweep, solve_level=options.solve_level, split_seeds=options.split_seeds)
     summary["missing"] += curve_problems
     summary = jsonable(summary)
-    out = sweep.path
     figures = ["abilities.png", *(f"mirage_{n}.png" for n in names)]
-    save_figure(plot_abilities(summary, curves), out / "abilities.png")
-    for name in names:
-        view = dict(summary["skills"][name], **{k: summary[k] for k in ("sweep", "n_runs_found", "n_completed")})
-        save_figure(plot_mirage(view), out / f"mirage_{name}.png")
-    write_json(out / "summary.json", summary)
-    atomic_write(out / "summary.md", abilities.abilities_markdown(summary, figures))
+    with Staged(sweep.path, PROG) as out:
+        out.figure(plot_abilities(summary, curves), "abilities.png")
+        for name in names:
+            view = dict(summary["skills"][name], **{k: summary[k] for k in ("sweep", "n_runs_found", "n_completed")})
+            out.figure(plot_mirage(view), f"mirage_{name}.png")
+        out.json("summary.json", summary)
+        out.text("summary.md", abilities.abilities_markdown(summary, figures))
+        out.commit()
     print_mixture(summary, figures)
     if options.wandb:
-        print(f"{PROG}: warning: --wandb uploads single-task reports only; the mixture report is on disk",
-              file=sys.stderr)
+        sys.stdout.flush()
+        warn("--wandb uploads single-task reports only; the mixture report is on disk")
     return 0 if summary["n_completed"] else 1
 
 
@@ -77,30 +79,31 @@ def report_mixture_arms(sweep: Sweep, axes: list[str], arm_runs: dict[str, list[
                         curve_problems: list[str], options: ReportOptions) -> int:
     """A mixture sweep with arms (e.g. model.pos_embedding): per arm, its abilities (abilities_<k>.png); per
     skill, the arms compared as in a single-task sweep (arms_<skill>.png: thresholds, shifts, crossovers)."""
-    out, labels = sweep.path, list(arm_runs)
-    per_arm = {}
-    for k, label in enumerate(labels, start=1):
+    labels, skills = list(arm_runs), abilities.skills_of(sweep)
+    per_arm, by_skill = {}, {}
+    for label in labels:
         part = Sweep(name=f"{sweep.name} [{label}]", path=sweep.path, runs=arm_runs[label],
                      n_folders=len(arm_runs[label]))
         per_arm[label] = jsonable(abilities.summarize_mixture(part, solve_level=options.solve_level,
                                                               split_seeds=options.split_seeds))
-        names = {r.name for r in arm_runs[label]}
-        save_figure(plot_abilities(per_arm[label], {n: c for n, c in curves.items() if n in names}),
-                    out / f"abilities_{k}.png")
-    skills = abilities.skills_of(sweep)
-    by_skill = {}
     for skill in skills:
         view = abilities.skill_sweep(sweep, skill)
         compared = arms.summarize_arms(view, axes, options.arm_metric, "train_flops", options.solve_level)
         by_skill[skill["name"]] = jsonable(compared)
-        save_figure(plot_arms({"sweep": f"{sweep.name} — {skill['name']}", "arms": by_skill[skill["name"]]}),
-                    out / f"arms_{skill['name']}.png")
     summary = {"sweep": sweep.name, "arm_axis": ", ".join(axes), "labels": labels, "arms": per_arm,
                "skill_arms": by_skill, "missing": list(curve_problems)}
     figures = [*(f"abilities_{k}.png" for k in range(1, len(labels) + 1)), *(f"arms_{s['name']}.png" for s in skills)]
-    write_json(out / "summary.json", summary)
-    atomic_write(out / "summary.md", mixture_arms_markdown(summary))
-    print_mixture_arms(summary, len(sweep.runs), figures, out)
+    with Staged(sweep.path, PROG) as out:
+        for k, label in enumerate(labels, start=1):
+            names = {r.name for r in arm_runs[label]}
+            out.figure(plot_abilities(per_arm[label], {n: c for n, c in curves.items() if n in names}),
+                       f"abilities_{k}.png")
+        for name, compared in by_skill.items():
+            out.figure(plot_arms({"sweep": f"{sweep.name} — {name}", "arms": compared}), f"arms_{name}.png")
+        out.json("summary.json", summary)
+        out.text("summary.md", mixture_arms_markdown(summary))
+        out.commit()
+    print_mixture_arms(summary, len(sweep.runs), figures, sweep.path)
     return 0 if any(p["n_completed"] for p in per_arm.values()) else 1
 
 

@@ -16,77 +16,64 @@ Exit codes: 0, 1 when no run completed, 2 for a sweep that cannot be reported (o
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from toymodels.analysis import abilities, arms, datascale, resolution, training_time, wandb_upload
 from toymodels.analysis import summary as summaries
 from toymodels.analysis.arm_figures import plot_arms
-from toymodels.analysis.figures import FIGURES, plot_curves, plot_emergence, plot_mirage, read_curves
+from toymodels.analysis.figures import FIGURES, plot_curves, plot_emergence, plot_mirage
 from toymodels.analysis.markdown import X_LABELS, arm_lines, extra_figures, split_half_text, summary_markdown, threshold
-from toymodels.analysis.plots import plt, save_figure
+from toymodels.analysis.mixture_report import report_mixture
+from toymodels.analysis.outputs import OutputError, Staged
+from toymodels.analysis.plots import plt
+from toymodels.analysis.report_options import PROG, ReportOptions, curves_with_warnings, error
 from toymodels.analysis.sweep import Sweep, SweepError, load_sweep
-from toymodels.runs.records import atomic_write, jsonable, write_json
+from toymodels.runs.records import jsonable
 
-PROG = "toymodels-report"
+__all__ = ["FIGURES", "OUTPUTS", "PROG", "ReportOptions", "curves_with_warnings", "error", "write_report"]
+
 OUTPUTS = (*FIGURES, "summary.json", "summary.md")
 
 
-@dataclass
-class ReportOptions:
-    """What `toymodels-report` can be asked for beyond the sweep folder (its options, same names and defaults)."""
-
-    resolution: int | None = None
-    solve_level: float = summaries.SOLVE_LEVEL
-    split_seeds: int | None = None
-    arm_axis: list[str] | None = None
-    arm_metric: str = arms.DEFAULT_CONTINUOUS
-    x: str = "train_flops"
-    problems: int | None = None
-    mirage: list[str] | None = None
-    wandb: bool = False
-    wandb_project: str = "toymodels"
-
-    @property
-    def arm_keys(self) -> list[str] | None:
-        """The chosen arm axes, each `--arm-axis` value split at commas; None for every axis."""
-        return [k for a in self.arm_axis for k in a.split(",")] if self.arm_axis else None
-
-
-def error(message: object) -> int:
-    """Print the one-line error and return exit code 2."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
-
-
-def write_report(sweep_dir: Path | str, options: ReportOptions | None = None) -> int:
-    """Write the report of a sweep folder (or `training.png` of one run folder) into it; returns the exit code."""
-    options = options or ReportOptions()
-    sweep_dir = Path(sweep_dir)
-    if plt is None:
-        return error("the report needs matplotlib (pip install 'toymodels[plot]')")
-    if (sweep_dir / "run.json").is_file():  # one run folder: its training-time figure
-        return training_time.report_run(sweep_dir, PROG)
+def _usable_sweep(sweep_dir: Path, options: ReportOptions) -> Sweep | str:
+    """The sweep, or why it cannot be reported with these options (one line)."""
     try:
         sweep = load_sweep(sweep_dir)
     except SweepError as err:
+        return str(err)
+    if not sweep.runs:  # every run folder skipped: nothing to report, and no earlier report is replaced
+        return (f"none of the {sweep.n_folders} run folder(s) in {sweep.path} has a usable run.json "
+                f"(first: {sweep.problems[0]})")
+    if options.mirage and not abilities.is_mixture(sweep):
+        return f"--mirage {options.mirage[0]}: {sweep.path} is not a mixture sweep (its run.json files list no skills)"
+    return sweep
+
+
+def write_report(sweep_dir: Path | str, options: ReportOptions | None = None) -> int:
+    """Write the report of a sweep folder (or `training.png` of one run folder) into it; returns the exit code.
+
+    Every option is checked first; the files are written all or nothing (`outputs.Staged`), so a report
+    that fails leaves the earlier report byte-identical.
+    """
+    options = options or ReportOptions()
+    problem = options.problem()
+    if problem:
+        return error(problem)
+    if plt is None:
+        return error("the report needs matplotlib (pip install 'toymodels[plot]')")
+    sweep_dir = Path(sweep_dir)
+    if (sweep_dir / "run.json").is_file():  # one run folder: its training-time figure
+        return training_time.report_run(sweep_dir, PROG)
+    sweep = _usable_sweep(sweep_dir, options)
+    if isinstance(sweep, str):
+        return error(sweep)
+    try:
+        if abilities.is_mixture(sweep):  # one sweep, many skills: its own report (training FLOPs)
+            return report_mixture(sweep, options)
+        return report_family(sweep, options)
+    except OutputError as err:
         return error(err)
-    if options.problems is not None and options.problems <= 0:
-        return error(f"--problems={options.problems} must be positive")
-    if abilities.is_mixture(sweep):  # one sweep, many skills: its own report (training FLOPs)
-        from toymodels.analysis.mixture_report import report_mixture
-
-        return report_mixture(sweep, options)
-    return report_family(sweep, options)
-
-
-def curves_with_warnings(sweep: Sweep) -> tuple[dict, list[str]]:
-    """Every completed run's metrics.csv (`figures.read_curves`), warning on stderr about corrupt or unreadable runs."""
-    curves, curve_problems = read_curves(sweep)
-    for problem in [p for p in sweep.problems if ": corrupt: " in p] + curve_problems:
-        print(f"{PROG}: warning: {problem}", file=sys.stderr)
-    return curves, curve_problems
 
 
 # ----------------------------------------------------------------------------- the family report
@@ -118,22 +105,24 @@ def summarize_family(sweep: Sweep, options: ReportOptions, arm_summary: dict | N
 
 
 def write_family(sweep: Sweep, summary: dict[str, Any], curves: dict) -> list[str]:
-    """Draw and write the family report's files into the sweep folder; returns the extra figures' names."""
-    out, title = sweep.path, summary["task_label"] or sweep.name
-    if summary.get("resolution"):
-        save_figure(resolution.plot_resolution(summary["resolution"], f"{title}: exact match at two test-set "
-                                               "sizes, and answer_prob"), out / "resolution.png")
-    save_figure(plot_arms(summary) if summary.get("arms") else plot_emergence(summary), out / "emergence.png")
-    save_figure(plot_mirage(summary), out / "mirage.png")
-    save_figure(plot_curves(summary, sweep, curves), out / "curves.png")
-    if summary.get("grok") is not None:
-        save_figure(training_time.plot_training(sweep.completed, curves, f"{title}: exact match and weight norm "
-                                                "over training"), out / "training.png")
-    if summary.get("data_scaling"):
-        save_figure(datascale.plot_data_scaling(summary["data_scaling"], f"{title}: held-out exact match against "
-                                                "training-set size"), out / "data_scaling.png")
-    write_json(out / "summary.json", summary)
-    atomic_write(out / "summary.md", summary_markdown(summary))
+    """Draw the family report's files, then move them into the sweep folder together; the extra figures' names."""
+    title = summary["task_label"] or sweep.name
+    with Staged(sweep.path, PROG) as out:
+        if summary.get("resolution"):
+            out.figure(resolution.plot_resolution(summary["resolution"], f"{title}: exact match at two test-set "
+                                                  "sizes, and answer_prob"), "resolution.png")
+        out.figure(plot_arms(summary) if summary.get("arms") else plot_emergence(summary), "emergence.png")
+        out.figure(plot_mirage(summary), "mirage.png")
+        out.figure(plot_curves(summary, sweep, curves), "curves.png")
+        if summary.get("grok") is not None:
+            out.figure(training_time.plot_training(sweep.completed, curves, f"{title}: exact match and weight norm "
+                                                   "over training"), "training.png")
+        if summary.get("data_scaling"):
+            out.figure(datascale.plot_data_scaling(summary["data_scaling"], f"{title}: held-out exact match against "
+                                                   "training-set size"), "data_scaling.png")
+        out.json("summary.json", summary)
+        out.text("summary.md", summary_markdown(summary))
+        out.commit()
     return extra_figures(summary)
 
 

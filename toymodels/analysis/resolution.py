@@ -14,10 +14,13 @@ of them is what another small set would have read), exact match on every problem
 from __future__ import annotations
 
 import math
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from toymodels.analysis.plots import FLOPS_LABEL, log_x, plt
 from toymodels.analysis.sweep import Sweep
 
 FILE = "final_problems.npz"
@@ -47,6 +50,25 @@ def run_scores(correct: np.ndarray, logprob: np.ndarray, n: int) -> dict[str, An
     }
 
 
+def read_problems(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(correct, logprob) of a run's final_problems.npz; ValueError (one line) if the file is not two
+    equally long 1-D numeric arrays of that name."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            correct, logprob = data["correct"], data["logprob"]
+    except KeyError as err:
+        raise ValueError(f"no array {err}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError, TypeError) as err:
+        raise ValueError(f"{type(err).__name__}: {str(err)[:80]}".splitlines()[0]) from None
+    if correct.ndim != 1 or logprob.ndim != 1 or len(correct) != len(logprob):
+        raise ValueError(f"correct {correct.shape} and logprob {logprob.shape} are not equally long lists")
+    if correct.dtype.kind not in "biuf" or logprob.dtype.kind not in "biuf" or np.isnan(logprob).any():
+        raise ValueError("correct and logprob must be numbers (logprob without NaN)")
+    return correct, logprob
+
+
 def summarize(sweep: Sweep, n: int) -> dict[str, Any]:
     """summary.json["resolution"]: per completed run its scores at N problems and at all of them."""
     if n < 1:
@@ -58,10 +80,9 @@ def summarize(sweep: Sweep, n: int) -> dict[str, Any]:
             skipped.append(f"{run.name}: no {FILE}")
             continue
         try:
-            with np.load(path) as data:
-                correct, logprob = data["correct"], data["logprob"]
-        except (OSError, KeyError, ValueError) as err:
-            skipped.append(f"{run.name}: unreadable {FILE} ({type(err).__name__})")
+            correct, logprob = read_problems(path)
+        except ValueError as err:
+            skipped.append(f"{run.name}: unreadable {FILE} ({err})")
             continue
         if len(correct) < 2 * n:
             skipped.append(f"{run.name}: {len(correct)} held-out problems, fewer than two sets of {n}")
@@ -96,8 +117,6 @@ SERIES = (
 def plot_resolution(res: dict[str, Any], title: str):
     """resolution.png: left, linear accuracy (how a small test set shows the jump); right, log scale,
     where a zero on the small set is drawn at the bottom edge and each set's resolution 1/size is a line."""
-    from toymodels.analysis.plots import FLOPS_LABEL, log_x, plt
-
     runs, small, full = res["runs"], res["n_small"], res["n_all"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     positive = [r[key] for r in runs for key, *_ in SERIES if r[key] > 0]

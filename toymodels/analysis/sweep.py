@@ -3,6 +3,18 @@
 Pure reading, no fitting: the records that training leaves on disk become `RunRecord` and `Sweep` objects
 and NumPy columns (`Sweep.to_frame()` gives the same records as one pandas DataFrame, see `frame`).
 Never imports torch, so a sweep can be analysed on a machine without it.
+
+Corrupt or foreign files never raise past this module's readers with a traceback; each becomes one line
+naming the file and what is wrong:
+- a run folder whose `run.json` is unreadable, not JSON, not an object, or has a field of the wrong type
+  (`check_run_json`) is skipped: `load_sweep` lists it in `Sweep.problems` ("<run>: corrupt: ...") and
+  the report warns about it on one line; `load_run` raises ValueError with that line;
+- a `metrics.csv` that cannot be read (binary, a field over the csv limit, no `flops` column, an indexed
+  column that is not `pos_acc_<i>`/`carries_acc_<c>`) raises ValueError from `read_metrics_csv`: the
+  report keeps the run's final metrics and warns that it has no curve;
+- an unreadable `multirun.yaml` leaves the expected run count unknown and is noted in
+  `Sweep.warnings`;
+- the sweep folder itself (missing, a file, no run folders) raises SweepError: the report stops, exit 2.
 """
 
 from __future__ import annotations
@@ -10,13 +22,25 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
+
+from toymodels.runs.axes import count_jobs, sweep_axes
+from toymodels.runs.records import NOT_GROKKED
 
 STATUSES = ("running", "completed", "failed", "diverged")
+# run.json fields the readers use, by the type they must have when present (None is always allowed).
+NUMBER_FIELDS = ("flops", "tokens", "params", "non_embedding_params", "flops_6nd", "eval_size", "step", "max_steps",
+                 "wall_seconds", "train_size", "flops_per_step", "d_model", "n_layer", "n_head",
+                 "inference_flops_per_problem")
+TEXT_FIELDS = ("task", "task_label", "message")
+DICT_FIELDS = ("config", "chance")
+INDEXED_COLUMN = re.compile(r"(?:^|/)(pos_acc|carries_acc)_(.*)$")  # pos_acc_<i>, carries_acc_<c>, per skill too
 
 
 class SweepError(Exception):
@@ -104,6 +128,7 @@ class Sweep:
     path: Path
     runs: list[RunRecord]
     problems: list[str] = field(default_factory=list)  # corrupt / unstarted run folders, readable
+    warnings: list[str] = field(default_factory=list)  # other unreadable files (multirun.yaml), one line each
     n_folders: int = 0
     n_expected: int | None = None
 
@@ -113,7 +138,7 @@ class Sweep:
 
     def to_frame(self):
         """Every evaluation point of every run as one tidy pandas DataFrame (`frame.sweep_frame`)."""
-        from toymodels.analysis.frame import sweep_frame
+        from toymodels.analysis.frame import sweep_frame  # here: frame builds on this module (a cycle at the top)
 
         return sweep_frame(self)
 
@@ -121,6 +146,62 @@ class Sweep:
 def is_run_dir(path: Path) -> bool:
     """A run folder holds `run.json` or Hydra's `.hydra/` (so `wandb/` and the like are skipped)."""
     return path.is_dir() and ((path / "run.json").is_file() or (path / ".hydra").is_dir())
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_grok_gap(gap: Any) -> str | None:
+    """What is wrong with a run.json `grok_gap` ("not grokked", or the record `records.grok_gap` writes)."""
+    if gap is None or isinstance(gap, str):
+        return None
+    if not isinstance(gap, dict):
+        return f"grok_gap is a {type(gap).__name__}, not {NOT_GROKKED!r} or a record"
+    points = [gap.get("train"), gap.get("heldout")]
+    if not all(isinstance(p, dict) and _is_number(p.get("step")) and _is_number(p.get("flops")) for p in points):
+        return "grok_gap has no train and heldout points (step, flops)"
+    if not all(_is_number(gap.get(k)) or gap.get(k) is None for k in ("level", "steps", "flops", "ratio")):
+        return "grok_gap has a level, steps, flops or ratio that is not a number"
+    return None
+
+
+def _check_metrics(metrics: Any) -> str | None:
+    if not isinstance(metrics, dict):
+        return f"metrics is a {type(metrics).__name__}, not an object"
+    for name, value in metrics.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(v is None or _is_number(v) for v in values):
+            return f"metrics.{name} is not a number (got {json.dumps(value)[:40]})"
+    return None
+
+
+def check_run_json(info: Any) -> str | None:
+    """What makes a parsed run.json unusable (one line), or None: the shape, status, model and field types."""
+    if not isinstance(info, dict):
+        return f"run.json holds a {type(info).__name__}, not an object"
+    if info.get("status") not in STATUSES:
+        return f"run.json has no valid status (got {json.dumps(info.get('status'))[:40]})"
+    if not isinstance(info.get("model"), str):
+        return "run.json has no model name"
+    wrong = [k for k in NUMBER_FIELDS if info.get(k) is not None and not _is_number(info[k])]
+    wrong += [k for k in TEXT_FIELDS if info.get(k) is not None and not isinstance(info[k], str)]
+    wrong += [k for k in DICT_FIELDS if info.get(k) is not None and not isinstance(info[k], dict)]
+    if info.get("seed") is not None and not (isinstance(info["seed"], int) and not isinstance(info["seed"], bool)):
+        wrong.append("seed")
+    if info.get("skills") is not None and not (isinstance(info["skills"], list)
+                                               and all(isinstance(k, dict) for k in info["skills"])):
+        wrong.append("skills")
+    if wrong:
+        return f"run.json field {wrong[0]} has the wrong type (got {json.dumps(info[wrong[0]])[:40]})"
+    if info["status"] == "completed":
+        if not isinstance(info.get("metrics"), dict):
+            return "completed run.json has no metrics"
+        if not (num(info.get("flops")) or 0.0) > 0.0:
+            return "completed run.json has no positive flops"
+    problem = _check_metrics(info["metrics"]) if info.get("metrics") is not None else _check_grok_gap(None)
+    problem = problem or _check_grok_gap(info.get("grok_gap"))
+    return f"run.json {problem}" if problem else None
 
 
 def load_run(run_dir: Path) -> RunRecord:
@@ -131,17 +212,11 @@ def load_run(run_dir: Path) -> RunRecord:
         raise ValueError(f"unreadable run.json ({err})") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"invalid JSON in run.json ({err})") from None
-    if not isinstance(info, dict):
-        raise ValueError(f"run.json holds a {type(info).__name__}, not an object")
-    if info.get("status") not in STATUSES:
-        raise ValueError(f"run.json has no valid status (got {info.get('status')!r})")
-    if not isinstance(info.get("model"), str):
-        raise ValueError("run.json has no model name")
-    if info["status"] == "completed":
-        if not isinstance(info.get("metrics"), dict):
-            raise ValueError("completed run.json has no metrics")
-        if not (num(info.get("flops")) or 0.0) > 0.0:
-            raise ValueError("completed run.json has no positive flops")
+    except RecursionError:
+        raise ValueError("run.json nests too deeply to read") from None
+    problem = check_run_json(info)
+    if problem:
+        raise ValueError(problem)
     return RunRecord(name=run_dir.name, path=run_dir, info=info)
 
 
@@ -153,10 +228,6 @@ def expected_run_count(multirun_yaml: Path) -> int | None:
     in `hydra.overrides.task`; as in Hydra's basic sweeper, a command-line value replaces the same key.
     """
     try:
-        import yaml
-
-        from toymodels.runs.axes import count_jobs, sweep_axes
-
         config = yaml.safe_load(multirun_yaml.read_text())
         hydra = config["hydra"]
         params = (hydra.get("sweeper") or {}).get("params")
@@ -202,6 +273,10 @@ def read_metrics_csv(path: Path) -> dict[str, np.ndarray]:
         raise ValueError(f"unreadable metrics.csv ({err})".splitlines()[0]) from None
     if not rows or "flops" not in rows[0]:
         raise ValueError("metrics.csv has no rows or no flops column")
+    for name in rows[0]:
+        match = INDEXED_COLUMN.search(name or "")
+        if match and not match.group(2).isdigit():
+            raise ValueError(f"metrics.csv column {name[:40]!r} is not {match.group(1)}_<0, 1, 2, ...>")
 
     def as_float(text: str | None) -> float:
         try:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from toymodels.analysis.datascale import group_runs
+from toymodels.analysis.outputs import OutputError, Staged
+from toymodels.analysis.plots import FLOPS_LABEL, log_x, placeholder, plt
 from toymodels.analysis.sweep import RunRecord, load_run, read_metrics_csv
 from toymodels.runs.records import gap_text
 
@@ -30,8 +32,6 @@ def grok_summary(runs: list[RunRecord]) -> list[dict[str, Any]]:
 
 def plot_training(runs: list[RunRecord], curves: dict[str, dict[str, np.ndarray]], title: str):
     """Train (dashed) and held-out (solid) exact match and the weight norm against FLOPs, a panel per series."""
-    from toymodels.analysis.plots import FLOPS_LABEL, log_x, placeholder, plt
-
     runs = [r for r in runs if r.name in curves]
     groups = list(group_runs(runs, exclude=("seed",)).items())[:MAX_PANELS] if runs else []
     cols = min(3, max(1, len(groups)))
@@ -49,7 +49,8 @@ def plot_training(runs: list[RunRecord], curves: dict[str, dict[str, np.ndarray]
             curve, color = curves[run.name], colors(i % 10)
             seen = curve["flops"] > 0
             x = curve["flops"][seen]
-            lines += ax.plot(x, curve["exact_match"][seen], "-", color=color, label=f"seed {run.seed}: held-out")
+            if "exact_match" in curve:
+                lines += ax.plot(x, curve["exact_match"][seen], "-", color=color, label=f"seed {run.seed}: held-out")
             if "train_exact_match" in curve:
                 lines += ax.plot(x, curve["train_exact_match"][seen], "--", color=color,
                                  label=f"seed {run.seed}: train")
@@ -76,23 +77,23 @@ def plot_training(runs: list[RunRecord], curves: dict[str, dict[str, np.ndarray]
 def steps_axis(ax, members: list[RunRecord]) -> None:
     """A top axis in optimizer steps, where every run of the panel has the same FLOPs per step."""
     per_step = {r.info.get("flops_per_step") for r in members}
-    if len(per_step) == 1 and (f := per_step.pop()):
+    if len(per_step) == 1 and isinstance(f := per_step.pop(), (int, float)) and f > 0:
         top = ax.secondary_xaxis("top", functions=(lambda x: x / f, lambda s: s * f))
         top.set_xlabel("optimizer steps", fontsize=7)
 
 
 def report_run(run_dir: Path, prog: str = "toymodels-report") -> int:
     """Write `training.png` into one run folder and print its grok gap; exit code 0, or 2 if unusable."""
-    from toymodels.analysis.plots import save_figure
-
     try:
         run = load_run(Path(run_dir))
         curve = read_metrics_csv(Path(run_dir) / "metrics.csv")
-    except ValueError as err:
+        title = f"{run.task or 'run'}: {run.name} ({run.status}, step {run.info.get('step')})"
+        with Staged(Path(run_dir), prog) as out:
+            out.figure(plot_training([run], {run.name: curve}, title), "training.png")
+            out.commit()
+    except (ValueError, OutputError) as err:
         print(f"{prog}: error: {run_dir}: {err}", file=sys.stderr)
         return 2
-    title = f"{run.task or 'run'}: {run.name} ({run.status}, step {run.info.get('step')})"
-    save_figure(plot_training([run], {run.name: curve}, title), Path(run_dir) / "training.png")
     print(f"wrote training.png in {Path(run_dir).resolve()}")
     if "grok_gap" in run.info:
         print(f"grok_gap: {gap_text(run.info['grok_gap'])}")

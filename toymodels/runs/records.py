@@ -70,8 +70,10 @@ def gap_text(gap) -> str:
     120 → 840)`, or why there is none."""
     if not isinstance(gap, dict):
         return str(gap or NOT_GROKKED)
+    ratio = gap.get("ratio")  # inf (trained from 0 FLOPs) is null once written as strict JSON
+    ratio_text = f"{ratio:.1f}x" if isinstance(ratio, (int, float)) else "ratio undefined"
     return (f"train ≥ {gap['level']} at {gap['train']['flops']:.1e}, held-out at {gap['heldout']['flops']:.1e} "
-            f"FLOPs ({gap['ratio']:.1f}x; steps {gap['train']['step']} → {gap['heldout']['step']})")
+            f"FLOPs ({ratio_text}; steps {gap['train']['step']} → {gap['heldout']['step']})")
 
 
 def atomic_write(path: Path, content: str | Callable[[Path], None]) -> None:
