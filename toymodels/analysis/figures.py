@@ -287,7 +287,7 @@ def plot_curves(summary: dict[str, Any], sweep: Sweep, curves: dict[str, dict[st
         ax.set_ylabel(metric_label(metric))
         ax.set_title(metric, fontsize=10)
         ax.grid(True, alpha=0.3)
-        if i == 0:
+        if i == 0 and ax.get_legend_handles_labels()[0]:
             ax.legend(title="model (non-emb params)", fontsize=7, title_fontsize=7)
     _carries_panel(fig.add_subplot(grid[2, 1]), chosen[-1])
     # The staircase: per-digit accuracy for the smallest, a middle and the largest size.

@@ -63,10 +63,16 @@ def load_history(runs: list[RunRecord], eval_size: int, answer_length: int) -> H
     return History(np.concatenate(xs) if xs else np.zeros(0), groups, columns, eval_size, answer_length)
 
 
+MIN_POINTS = 3  # evaluation points a forecaster needs at the least
+
+
 def _finite(h: History, *names: str) -> np.ndarray:
+    """The points where every named column is finite; NoForecast if fewer than MIN_POINTS (or no such column)."""
     keep = np.isfinite(h.x)
     for name in names:
-        keep &= np.isfinite(h.columns[name])
+        keep &= np.isfinite(h.columns[name]) if name in h.columns else False
+    if int(keep.sum()) < MIN_POINTS:
+        raise NoForecast(f"fewer than {MIN_POINTS} evaluation points with {' and '.join(names)} in the fit set")
     return keep
 
 
@@ -129,6 +135,8 @@ def loss_threshold(h: History, w: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """(d) Du et al.: exact match as a logistic function of held-out loss (binomial fit on the fit set's
     points), and loss as a power law of compute; exact match crosses 0.5 where loss reaches that loss."""
     keep = _finite(h, "exact_match", "loss") & (np.nan_to_num(h.columns["loss"]) > 0)
+    if int(keep.sum()) < MIN_POINTS:
+        raise NoForecast(f"fewer than {MIN_POINTS} evaluation points with a positive loss in the fit set")
     em, loss = np.clip(h.columns["exact_match"][keep], 0, 1), h.columns["loss"][keep]
     if float(em.max()) * h.eval_size < 1:
         raise NoForecast("exact match never leaves 0 in the fit set: the loss where it rises cannot be located")

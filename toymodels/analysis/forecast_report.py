@@ -117,15 +117,16 @@ def build(options: ForecastOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     fit_runs = []
     for run in (r for r in runs if r.model in names):
         try:
-            read_metrics_csv(run.path / "metrics.csv")
+            if "exact_match" not in read_metrics_csv(run.path / "metrics.csv"):
+                raise ValueError("metrics.csv has no exact_match column")
             fit_runs.append(run)
         except ValueError as err:
             print(f"{PROG}: warning: {run.name}: {err}; not in the fit set", file=sys.stderr)
     sizes = [s for r in runs if (s := r.eval_size)]
     lengths = [n for r in runs if (n := r.answer_length)]
     history = fc.load_history(fit_runs, int(np.median(sizes)) if sizes else 1000, max(lengths) if lengths else 1)
-    if history.x.size == 0:
-        raise InputError("no readable metrics.csv among the runs below the cutoff")
+    if history.x.size == 0 or history.column("exact_match") is None:
+        raise InputError("no readable metrics.csv with exact_match values among the runs below the cutoff")
     truth = solve_threshold(runs, options.solve_level)
     x_truth = math.log10(truth["threshold_flops"]) if truth["threshold_flops"] else None
     top = math.log10(max(f["flops"] for f in families))

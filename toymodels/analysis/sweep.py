@@ -40,6 +40,7 @@ NUMBER_FIELDS = ("flops", "tokens", "params", "non_embedding_params", "flops_6nd
                  "inference_flops_per_problem")
 TEXT_FIELDS = ("task", "task_label", "message")
 DICT_FIELDS = ("config", "chance")
+SKILL_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*")  # a skill's name becomes part of file names
 INDEXED_COLUMN = re.compile(r"(?:^|/)(pos_acc|carries_acc)_(.*)$")  # pos_acc_<i>, carries_acc_<c>, per skill too
 
 
@@ -166,6 +167,23 @@ def _check_grok_gap(gap: Any) -> str | None:
     return None
 
 
+def _check_skills(skills: Any) -> str | None:
+    """What is wrong with a mixture run's `skills` list (the records `tasks.mixture.skill_record` writes)."""
+    if not isinstance(skills, list) or not all(isinstance(k, dict) for k in skills):
+        return "skills is not a list of skill records"
+    for skill in skills:
+        name = skill.get("name")
+        if not isinstance(name, str) or not SKILL_NAME.fullmatch(name):
+            return f"skills has a name that is not a plain skill name (got {json.dumps(name)[:40]})"
+        if not isinstance(skill.get("eval_only"), bool) or not _is_number(skill.get("weight")):
+            return f"skill {name} has no weight (a number) and eval_only (true or false)"
+        if any(skill.get(k) is not None and not isinstance(skill[k], t)
+               for k, t in (("label", str), ("task", str), ("chance", dict), ("zipf_rank", int),
+                            ("heldout_count", int))):
+            return f"skill {name} has a label, task, chance, zipf_rank or heldout_count of the wrong type"
+    return None
+
+
 def _check_metrics(metrics: Any) -> str | None:
     if not isinstance(metrics, dict):
         return f"metrics is a {type(metrics).__name__}, not an object"
@@ -189,9 +207,6 @@ def check_run_json(info: Any) -> str | None:
     wrong += [k for k in DICT_FIELDS if info.get(k) is not None and not isinstance(info[k], dict)]
     if info.get("seed") is not None and not (isinstance(info["seed"], int) and not isinstance(info["seed"], bool)):
         wrong.append("seed")
-    if info.get("skills") is not None and not (isinstance(info["skills"], list)
-                                               and all(isinstance(k, dict) for k in info["skills"])):
-        wrong.append("skills")
     if wrong:
         return f"run.json field {wrong[0]} has the wrong type (got {json.dumps(info[wrong[0]])[:40]})"
     if info["status"] == "completed":
@@ -201,6 +216,7 @@ def check_run_json(info: Any) -> str | None:
             return "completed run.json has no positive flops"
     problem = _check_metrics(info["metrics"]) if info.get("metrics") is not None else _check_grok_gap(None)
     problem = problem or _check_grok_gap(info.get("grok_gap"))
+    problem = problem or (_check_skills(info["skills"]) if info.get("skills") is not None else None)
     return f"run.json {problem}" if problem else None
 
 
@@ -221,11 +237,18 @@ def load_run(run_dir: Path) -> RunRecord:
 
 
 def expected_run_count(multirun_yaml: Path) -> int | None:
+    """`read_expected_run_count` without the reason."""
+    return read_expected_run_count(multirun_yaml)[0]
+
+
+def read_expected_run_count(multirun_yaml: Path) -> tuple[int | None, str | None]:
     """Runs a Hydra multirun asked for: the product of its sweep axes times the seeds of each job's
     ensemble (`train.ensemble`); None if unknown.
 
     Axes come from `hydra.sweeper.params` (an experiment's own sweep) and the command-line overrides
     in `hydra.overrides.task`; as in Hydra's basic sweeper, a command-line value replaces the same key.
+    Returns (count, None), (None, None) when the count is not fixed (an ensemble axis), or (None, why)
+    for a file that cannot be read (one line).
     """
     try:
         config = yaml.safe_load(multirun_yaml.read_text())
@@ -234,10 +257,11 @@ def expected_run_count(multirun_yaml: Path) -> int | None:
         axes = sweep_axes(hydra["overrides"]["task"], params)
         ensemble = axes.pop("train.ensemble", [(config.get("train") or {}).get("ensemble", 1)])
         if len(ensemble) != 1:
-            return None
-        return count_jobs(axes) * int(str(ensemble[0]).split("=")[-1])
-    except Exception:  # any failure here only means "expected count unknown"
-        return None
+            return None, None
+        return count_jobs(axes) * int(str(ensemble[0]).split("=")[-1]), None
+    except Exception as err:  # yaml, hydra's parser, a wrong shape: any failure only means "expected count unknown"
+        why = f"{type(err).__name__}: {err}".splitlines()[0][:120]
+        return None, f"{multirun_yaml.name}: unreadable, the expected number of runs is unknown ({why})"
 
 
 def load_sweep(sweep_dir: Path | str) -> Sweep:
@@ -260,7 +284,8 @@ def load_sweep(sweep_dir: Path | str) -> Sweep:
         except ValueError as err:
             sweep.problems.append(f"{run_dir.name}: corrupt: {err}")
     if (path / "multirun.yaml").is_file():
-        sweep.n_expected = expected_run_count(path / "multirun.yaml")
+        sweep.n_expected, problem = read_expected_run_count(path / "multirun.yaml")
+        sweep.warnings += [problem] if problem else []
     return sweep
 
 
