@@ -16,6 +16,7 @@ estimated training activations fit ``FULL_BATCH_LIMIT_GIB``.
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
@@ -23,6 +24,7 @@ import numpy as np
 from toymodels.tasks.arithmetic import ENUMERATE_LIMIT, Task
 
 MAX_TRAIN_SIZE = ENUMERATE_LIMIT  # larger sets: the endless stream is the better model of "lots of data"
+MAX_TOP_UPS = 64  # rounds of drawing more problems for a set of a large space (each adds most of what is missing)
 FULL_BATCH_LIMIT_GIB = 4.0  # estimated activation memory a full batch may need (batch_memory_bytes)
 
 
@@ -59,9 +61,14 @@ def draw_training_set(task: Task, size: int, seed: int) -> tuple[np.ndarray, np.
         return a[pick], b[pick]
     # A large space: draw training problems, de-duplicate (np.unique sorts), top up until there are enough.
     pairs = np.zeros((0, 2), dtype=np.int64)
-    while len(pairs) < size:
+    for _ in range(MAX_TOP_UPS):
+        if len(pairs) >= size:
+            break
         a, b = task.sample_train(rng, 2 * (size - len(pairs)) + 16)
         pairs = np.unique(np.concatenate([pairs, np.stack([a, b], 1)]), axis=0)
+    if len(pairs) < size:  # the training part holds fewer distinct problems than its estimate said
+        raise ValueError(f"task.train_size={size}: found only {len(pairs)} distinct training problems of {task.label} "
+                         f"in {MAX_TOP_UPS} rounds of sampling; use a smaller task.train_size")
     pairs = pairs[np.sort(rng.choice(len(pairs), size=size, replace=False))]
     return pairs[:, 0], pairs[:, 1]
 
@@ -88,6 +95,12 @@ class TrainingSet:
     def __init__(self, task: Task, size: int, set_seed: int, order_seed: int) -> None:
         self.task, self.size, self.set_seed, self.order_seed = task, size, set_seed, order_seed
         self.a, self.b = draw_training_set(task, size, set_seed)
+
+    def for_seed(self, order_seed: int) -> TrainingSet:
+        """The same problems in the epoch order of another run seed (a member of a seed ensemble)."""
+        other = copy.copy(self)  # shares the drawn arrays
+        other.order_seed = order_seed
+        return other
 
     def epoch_order(self, epoch: int) -> np.ndarray:
         """The permutation of the set that epoch `epoch` trains in (from the run seed and the epoch)."""
