@@ -29,6 +29,7 @@ from toymodels.tasks.digits import (
     significant_length,
     to_digits,
 )
+from toymodels.tasks.sampling import distinct_heldout, sample_part
 from toymodels.tasks.split import mix64, mod_heldout_table
 from toymodels.tasks.vocab import DIGIT0, END, PAD, STOI, SYMBOL0, VOCAB, encode
 
@@ -80,6 +81,10 @@ class Task:
             object.__setattr__(self, "split", default)
         if self.name not in TASKS:
             raise ValueError(f"task.name={self.name!r} is unknown; choose one of {', '.join(TASKS)}")
+        for key in ("n_digits", "p", "split_seed"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"task.{key}={value!r} must be a whole number >= 0")
         if self.format not in FORMATS:
             raise ValueError(f"task.format={self.format!r} is unknown; choose one of {', '.join(FORMATS)}")
         if self.name == "mod":
@@ -342,16 +347,8 @@ class Task:
         return a, b
 
     def sample_train(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """n problems drawn uniformly from the training part of the space."""
-        keep_a, keep_b, have = [], [], 0
-        while have < n:
-            # Oversample so that one draw almost always suffices after rejecting held-out ones.
-            a, b = self._sample_uniform(rng, int(n / self.train_fraction) + 16)
-            train = ~self.is_heldout(a, b)
-            keep_a.append(a[train])
-            keep_b.append(b[train])
-            have += int(train.sum())
-        return np.concatenate(keep_a)[:n], np.concatenate(keep_b)[:n]
+        """n problems drawn uniformly from the training part of the space (SamplingError if it is too small)."""
+        return sample_part(self, rng, n)
 
     def heldout_problems(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """A fixed evaluation set: `size` distinct held-out problems chosen by `seed`."""
@@ -367,13 +364,8 @@ class Task:
                 )
             pick = np.sort(rng.choice(len(a), size=size, replace=False))
             return a[pick], b[pick]
-        # Large spaces: rejection-sample and de-duplicate until there are enough.
-        pairs: set[tuple[int, int]] = set()
-        while len(pairs) < size:
-            a, b = self._sample_uniform(rng, 4 * size)
-            held = self.is_heldout(a, b)
-            pairs.update(zip(a[held].tolist(), b[held].tolist()))
-        chosen = np.array(sorted(pairs), dtype=np.int64)  # sorted: independent of set order
+        # Large spaces: rejection-sample and de-duplicate until there are enough (bounded: SamplingError).
+        chosen = distinct_heldout(self, rng, size)
         arr = chosen[np.sort(rng.choice(len(chosen), size=size, replace=False))]
         return arr[:, 0], arr[:, 1]
 

@@ -26,6 +26,7 @@ split, so that a held-out problem of one is never a training problem of the othe
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, fields
 
@@ -33,11 +34,13 @@ import numpy as np
 
 from toymodels.errors import ConfigError
 from toymodels.tasks.arithmetic import TASKS, Task
+from toymodels.tasks.sampling import check_parts
 from toymodels.tasks.vocab import PAD
 
 MIX = "mix"
 SKILL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # no "/": metric names are "<skill>/<metric>"
 TASK_FIELDS = tuple(f.name for f in fields(Task))
+MAX_SKILLS = 64  # skills of one mixture: each is a held-out set, an evaluator and ~10 metrics.csv columns
 
 
 @dataclass(frozen=True)
@@ -202,24 +205,46 @@ def _skill(i: int, entry, shared: dict) -> tuple[str, Task, float | None]:
         raise ConfigError(f"{where}={entry!r} must be a mapping such as {{task: add, n_digits: 2, weight: 1}}")
     values = {**shared, **entry}
     task_name = values.pop("task", None)
-    if task_name not in TASKS:
+    if not isinstance(task_name, str) or task_name not in TASKS:
         raise ConfigError(f"{where}.task={task_name!r} is unknown; choose one of {', '.join(TASKS)}")
+    unknown = sorted(set(values) - {*TASK_FIELDS, "weight"})
+    if unknown:
+        known = sorted({*TASK_FIELDS, "task", "weight"})
+        close = difflib.get_close_matches(str(unknown[0]), known, n=1)
+        hint = f"; did you mean {where}.{close[0]}?" if close else ";"
+        raise ConfigError(f"unknown key {where}.{unknown[0]}{hint} known keys of a skill: {', '.join(known)}")
+    _check_types(where, {k: v for k, v in values.items() if k not in ("name", "weight")})
     name = values.pop("name", None) or default_skill_name({"task": task_name, **values})
     if not isinstance(name, str) or not SKILL_NAME.match(name):
         raise ConfigError(f"{where}.name={name!r} must be letters, digits, '_', '.' or '-' (it prefixes metric names)")
     weight = _weight(where, values.pop("weight")) if values.get("weight") is not None else None
     values.pop("weight", None)
-    unknown = sorted(set(values) - set(TASK_FIELDS))
-    if unknown:
-        known = ", ".join(sorted({*TASK_FIELDS, "task", "weight"}))
-        raise ConfigError(f"{where}.{unknown[0]} is not a known key; known keys: {known}")
     try:
         task = Task(name=task_name, **values)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{where}: {err}") from None
+    try:
+        check_parts(task, where)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if task.symbols:
         raise ConfigError(f"{where}: task.encoding=symbols is not available in task=mix (one shared vocabulary)")
     return name, task, weight
+
+
+_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}
+
+
+def _check_types(where: str, values: dict) -> None:
+    """ConfigError when a skill's task setting has the wrong type (Task's own annotations say which)."""
+    types = {f.name: str(f.type) for f in fields(Task)}
+    for key, value in values.items():
+        allowed = [t.strip() for t in types[key].split("|")]
+        if value is None and "None" in allowed:
+            continue
+        ok = tuple(t for name in allowed for t in _TYPES.get(name, (object,)))
+        if not isinstance(value, ok) or (isinstance(value, bool) and bool not in ok):
+            raise ConfigError(f"{where}.{key}={value!r} must be of type {types[key]}")
 
 
 def _check_shared_splits(skills: list[Skill]) -> None:
@@ -257,6 +282,9 @@ def build_mixture(values: dict) -> Mixture:
     if alpha is not None:
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not np.isfinite(alpha) or alpha < 0:
             raise ConfigError(f"task.zipf_alpha={alpha!r} must be a number >= 0 (or null to use the weights)")
+    if len(skills_cfg) > MAX_SKILLS:
+        raise ConfigError(f"task.skills has {len(skills_cfg)} skills; at most {MAX_SKILLS} (each builds its own "
+                          "held-out set and evaluator, and adds ~10 metric columns)")
     parsed = [_skill(i, entry, shared) for i, entry in enumerate(skills_cfg)]
     names = [name for name, _, _ in parsed]
     duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
@@ -267,6 +295,9 @@ def build_mixture(values: dict) -> Mixture:
         ranks = np.cumsum([w > 0 for w in raw])
         raw = [float(r) ** -(alpha + 1) if w > 0 else 0.0 for w, r in zip(raw, ranks)]
     total = sum(raw)
+    if not np.isfinite(total):
+        raise ConfigError(f"task.skills: the weights sum to {total} (too large to normalise); use weights such as "
+                          "1, 2, 0.5: only their ratios matter")
     if total <= 0:
         raise ConfigError("task.skills: every weight is 0, so nothing would be trained; give a skill a weight > 0")
     skills = [Skill(name, task, w / total) for (name, task, _), w in zip(parsed, raw)]
