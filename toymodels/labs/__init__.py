@@ -11,7 +11,10 @@ train. Torch-free: training runs in a subprocess.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -89,8 +92,6 @@ def is_tiny() -> bool:
 
 def can_train() -> bool:
     """Whether this Python can train (torch and lightning importable); if not, the notebooks use the example."""
-    import importlib.util
-
     return all(importlib.util.find_spec(name) is not None for name in ("torch", "lightning"))
 
 
@@ -110,8 +111,6 @@ def train_command(name: str, index: int, sweep_dir: Path | str, tiny: bool = Fal
 
 def shell_text(argv: list[str]) -> str:
     """A command as a user types it (`toymodels-train` for the module), for printing."""
-    import shlex
-
     if argv[:3] == [sys.executable, "-m", "toymodels.cli.train"]:
         argv = ["toymodels-train", *argv[3:]]
     return " ".join(shlex.quote(a) for a in argv)
@@ -163,8 +162,6 @@ def copy_example(name: str, dest: Path | str | None = None) -> Path:
     `dest` must not exist (LabError if it does); by default the first free `example-<lab>[-k]` in the
     current folder.
     """
-    import shutil
-
     source = example_dir(name)
     if dest is not None and Path(dest).exists():
         raise LabError(f"{dest} already exists; give a new folder for the example (nothing is overwritten)")

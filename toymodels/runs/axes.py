@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
 
 def sweep_axes(overrides: Iterable[str], sweeper_params: Mapping | None = None) -> dict[str, list[str]]:
     """Each swept key and its overrides, e.g. {"seed": ["seed=0", "seed=1"], "model": ["model=d8"]}.
@@ -20,8 +22,6 @@ def sweep_axes(overrides: Iterable[str], sweeper_params: Mapping | None = None) 
     OverrideParseException (a HydraException) for overrides it cannot read, and ValueError for a
     sweep it cannot enumerate without the config (``glob``).
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     lines = [f"{key}={value}" for key, value in (sweeper_params or {}).items()]
     lines += [str(o) for o in overrides]
     axes: dict[str, list[str]] = {}

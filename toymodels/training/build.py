@@ -8,20 +8,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
+import torch
+
 from toymodels.tasks.mixture import Mixture, task_record
+from toymodels.tasks.trainset import TrainingSet
+from toymodels.training.checkpoints import AtomicCheckpoint
 from toymodels.training.config import RunConfig
+from toymodels.training.data import ArithmeticData
+from toymodels.training.gradfilter import GrokfastEMA
+from toymodels.training.loggers import make_loggers as loggers_for
+from toymodels.training.metrics import Evaluator
+from toymodels.training.mixture_run import MixtureData, MixtureEvaluator
 from toymodels.training.model import inference_flops_per_problem, non_embedding_params, total_params
+from toymodels.training.module import ArithmeticLM
 
 
 def make_data(run_cfg: RunConfig):
     """The LightningDataModule: one training stream per seed (or the finite set), the held-out set."""
-    from toymodels.tasks.trainset import TrainingSet
-    from toymodels.training.data import ArithmeticData
-
     seeds, ev = list(run_cfg.seeds), run_cfg.eval
     if isinstance(run_cfg.task, Mixture):
-        from toymodels.training.mixture_run import MixtureData
-
         return MixtureData(run_cfg.task, run_cfg.batch_size, seeds, ev.size, ev.seed)
     train_set = None
     if run_cfg.train_size is not None:
@@ -31,10 +37,6 @@ def make_data(run_cfg: RunConfig):
 
 def make_module(run_cfg: RunConfig):
     """The LightningModule, with the run's process settings (threads, TF32, compile) applied."""
-    import torch
-
-    from toymodels.training.module import ArithmeticLM
-
     trainer = run_cfg.trainer
     if trainer.threads:
         torch.set_num_threads(trainer.threads)
@@ -49,35 +51,25 @@ def make_module(run_cfg: RunConfig):
 
 def make_evaluator(run_cfg: RunConfig, data):
     """The evaluator on the held-out set (one per skill for a mixture)."""
-    from toymodels.training.metrics import Evaluator
-
     if isinstance(run_cfg.task, Mixture):
-        from toymodels.training.mixture_run import MixtureEvaluator
-
         return MixtureEvaluator(run_cfg.task, data.eval_problems, batch_size=run_cfg.eval.batch_size)
     return Evaluator(run_cfg.task, *data.eval_problems, batch_size=run_cfg.eval.batch_size)
 
 
 def make_train_evaluator(run_cfg: RunConfig, data):
     """The evaluator on a fixed sample of the finite training set (the train_ metrics), None without one."""
-    from toymodels.training.metrics import Evaluator
-
     sample = data.train_sample
     return None if sample is None else Evaluator(run_cfg.task, *sample, batch_size=run_cfg.eval.batch_size)
 
 
 def make_callbacks(run_cfg: RunConfig) -> list:
     """Training callbacks the config asks for besides the records: the Grokfast gradient filter."""
-    from toymodels.training.gradfilter import GrokfastEMA
-
     train = run_cfg.train
     return [GrokfastEMA(float(train.grokfast_alpha), float(train.grokfast_lambda))] if train.grokfast_lambda > 0 else []
 
 
 def make_loggers(run_cfg: RunConfig, run_dir: Path) -> list:
     """The Lightning loggers `logger.kind` asks for, for one run folder (the caller closes them)."""
-    from toymodels.training.loggers import make_loggers as loggers_for
-
     return loggers_for(run_cfg.logger, Path(run_dir), run_cfg)
 
 
@@ -86,10 +78,6 @@ def build_trainer(run_cfg: RunConfig, run_dir: Path, callbacks: list, loggers: l
 
     Gradients are clipped by the module, member by member (train.grad_clip), not by the Trainer.
     """
-    import lightning as L
-
-    from toymodels.training.checkpoints import AtomicCheckpoint
-
     callbacks = list(callbacks)
     if checkpoints:
         callbacks.append(AtomicCheckpoint(dirpath=Path(run_dir) / "checkpoints", save_last=True, save_top_k=0,

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import lightning as L
+import torch
 
 from toymodels.errors import ConfigError
 
@@ -36,8 +37,6 @@ class AtomicCheckpoint(L.pytorch.callbacks.ModelCheckpoint):
 
 def check_checkpoint(path: Path, module) -> None:
     """Refuse a truncated, corrupt or foreign checkpoint before Lightning touches anything (ConfigError)."""
-    import torch
-
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         state = ckpt["state_dict"]

@@ -18,6 +18,7 @@ import torch
 
 from toymodels.tasks.arithmetic import Task
 from toymodels.tasks.trainset import TrainingSet
+from toymodels.training.interrupts import interruptible
 
 
 class TrainStream:
@@ -35,7 +36,9 @@ class TrainStream:
             raise ValueError(f"train.batch_size={data.batch_size} is not divisible by {world} processes")
         local = data.batch_size // world
         while True:
-            yield data.batches(step, rank, local)
+            with interruptible():  # drawing a batch changes nothing: a stop signal ends it at once
+                batch = data.batches(step, rank, local)
+            yield batch
             step += 1
 
 
@@ -53,8 +56,9 @@ class ArithmeticData(L.LightningDataModule):
 
     def batch(self, step: int, rank: int = 0, size: int | None = None, seed: int | None = None) -> torch.Tensor:
         """Training batch number `step` of process `rank` in the stream of `seed` (the first seed by default)."""
-        if self.train_set is not None:  # a finite set (single runs only): epochs in the run seed's orders
-            a, b = self.train_set.batch(step, rank, size or self.batch_size, self.batch_size)
+        if self.train_set is not None:  # a finite set: the same problems, in epochs of each seed's own order
+            train_set = self.train_set if seed in (None, self.seed) else self.train_set.for_seed(seed)
+            a, b = train_set.batch(step, rank, size or self.batch_size, self.batch_size)
         else:
             rng = np.random.default_rng([self.seed if seed is None else seed, step, rank])
             a, b = self.task.sample_train(rng, size or self.batch_size)

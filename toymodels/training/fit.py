@@ -11,16 +11,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import signal
 import sys
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import lightning as L
+
 from toymodels.errors import DivergedError
 from toymodels.runs.records import gap_text, read_run_json
 from toymodels.training import build
+from toymodels.training.checkpoints import check_checkpoint, save_checkpoint_atomically
 from toymodels.training.config import RunConfig
+from toymodels.training.interrupts import StopAtStepEnd, received, stop_signals
+from toymodels.training.loggers import close_loggers
+from toymodels.training.recorder import Member, RunRecorder, flops_milestones
 from toymodels.training.rundir import FINAL_STATUSES, RunLock, check_members, member_dirs
 
 
@@ -55,11 +62,6 @@ class Job:
 
 def prepare(run_cfg: RunConfig, members: list) -> Job:
     """Seed, build the objects of a run, and check the checkpoint it resumes from (if any)."""
-    import lightning as L
-
-    from toymodels.training.checkpoints import check_checkpoint
-    from toymodels.training.recorder import Member, RunRecorder, flops_milestones
-
     # Lightning's INFO lines (GPU available..., tips) would be printed twice through Hydra's logging.
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|LeafSpec|Trying to infer the).*")
@@ -77,7 +79,8 @@ def prepare(run_cfg: RunConfig, members: list) -> Job:
     recorder = RunRecorder(build.make_evaluator(run_cfg, data), records, milestones, verbose=run_cfg.verbose,
                            train_evaluator=build.make_train_evaluator(run_cfg, data))
     loggers = [lg for m in records for lg in m.loggers]
-    trainer = build.build_trainer(run_cfg, run_dir, [recorder, *build.make_callbacks(run_cfg)], loggers)
+    trainer = build.build_trainer(run_cfg, run_dir, [StopAtStepEnd(), recorder, *build.make_callbacks(run_cfg)],
+                                  loggers)
     return Job(run_cfg, members, data, module, recorder, trainer, loggers, resume)
 
 
@@ -109,6 +112,11 @@ def fit_with_status(job: Job, in_sweep: bool) -> str:
     """Run the fit and record how it ended: "completed", "running" (stopped short), or "diverged"; an
     interrupt saves a checkpoint and exits 130 (Ctrl-C) or 143 (SIGTERM); any other error is recorded
     as "failed" and raised again. The loggers are closed whatever happens."""
+    with stop_signals():
+        return _fit_with_status(job, in_sweep)
+
+
+def _fit_with_status(job: Job, in_sweep: bool) -> str:
     trainer, recorder, module, name = job.trainer, job.recorder, job.module, job.run_cfg.name
     try:
         fit(trainer, module, job.data, ckpt_path=str(job.resume) if job.resume.exists() else None)
@@ -122,7 +130,7 @@ def fit_with_status(job: Job, in_sweep: bool) -> str:
     except (KeyboardInterrupt, SystemExit) as err:
         # Ctrl-C, or SIGTERM (Lightning raises SIGTERMException, a SystemExit with code 0): keep the
         # step reached in a checkpoint, never call the run completed, and stop the whole job.
-        sigterm = trainer.received_sigterm and not isinstance(err, KeyboardInterrupt)
+        sigterm = (trainer.received_sigterm or received() == signal.SIGTERM) and not isinstance(err, KeyboardInterrupt)
         if trainer.is_global_zero:
             _keep_interrupted(job)
         print(f"[toymodels] {name}: interrupted at step {trainer.global_step}; "
@@ -133,8 +141,6 @@ def fit_with_status(job: Job, in_sweep: bool) -> str:
             recorder.write_run_json("failed", f"{type(err).__name__}: {err}".strip(), pl_module=module)
         raise
     finally:
-        from toymodels.training.loggers import close_loggers
-
         close_loggers(job.loggers)
     completed = recorder.steps_done(trainer) >= job.run_cfg.max_steps  # ddp_spawn: the fit ran in workers
     if trainer.is_global_zero:
@@ -144,8 +150,6 @@ def fit_with_status(job: Job, in_sweep: bool) -> str:
 
 def _keep_interrupted(job: Job) -> None:
     """After an interrupt: the step reached in checkpoints/last.ckpt, and run.json saying how to resume."""
-    from toymodels.training.checkpoints import save_checkpoint_atomically
-
     trainer = job.trainer
     try:
         job.resume.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from toymodels.errors import ConfigError
 from toymodels.training.wandb_logging import MODES as WANDB_MODES
+from toymodels.training.wandb_logging import finish_wandb, make_wandb_logger
 
 KINDS = ("csv", "tensorboard", "wandb")
 
@@ -43,12 +44,10 @@ class LoggerConfig:
 def make_loggers(cfg: LoggerConfig, run_dir: Path, run_cfg) -> list:
     """The Lightning loggers that `logger.kind` asks for (none for csv: the records are ours)."""
     if cfg.kind == "tensorboard":
-        from lightning.pytorch.loggers import TensorBoardLogger
+        from lightning.pytorch.loggers import TensorBoardLogger  # optional extra (tensorboard); 3.3 s of Lightning
 
         return [TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="")]
     if cfg.kind == "wandb":
-        from toymodels.training.wandb_logging import make_wandb_logger
-
         return [make_wandb_logger(cfg, run_dir, run_cfg)]
     return []
 
@@ -60,6 +59,4 @@ def close_loggers(loggers: list) -> None:
         if finalize is not None:
             finalize("success")
     if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
-        from toymodels.training.wandb_logging import finish_wandb
-
         finish_wandb(loggers)

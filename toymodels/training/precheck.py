@@ -11,6 +11,12 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
 from toymodels.errors import ConfigError
 from toymodels.runs.axes import count_jobs, sweep_axes
 from toymodels.training.config import (
@@ -22,6 +28,7 @@ from toymodels.training.config import (
     trainer_keys,
     unknown_key,
 )
+from toymodels.training.config.limits import check_accelerator
 from toymodels.training.rundir import check_members, check_not_locked, member_dirs
 
 FLAGS_WITH_VALUE = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun")
@@ -57,18 +64,13 @@ def overrides_of(args: list[str]) -> list[str]:
     return overrides
 
 
-def check_command_line(args: list[str]) -> None:
+def check_command_line(args: list[str]) -> list[tuple[str, Path]]:
     """Compose and check the config of every run the command line asks for, before Hydra writes anything.
 
     Raises ConfigError. Bad overrides, unknown keys or options, impossible values, and run
     folders that hold a different run, are locked, or hold a bad checkpoint are all caught here.
+    Returns the plan: each job's overrides and its run folder (what a dry run lists).
     """
-    from hydra import compose, initialize_config_dir
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
     overrides = overrides_of(args)
     multirun, first = "-m" in args or "--multirun" in args, list(overrides)
     try:
@@ -93,26 +95,26 @@ def check_command_line(args: list[str]) -> None:
             planned = [_check_job(compose("train", overrides=deletes + list(job), return_hydra_config=True),
                                   " ".join(job), multirun, trained_by)
                        for job in itertools.islice(itertools.product(*axes.values()), MAX_CHECKED_JOBS)]
-            check_budget(planned, budget)
+            check_budget([(name, flops) for name, flops, _ in planned], budget)
+            return [(" ".join(job), run_dir) for job, (_, _, run_dir) in zip(
+                itertools.product(*axes.values()), planned)]
     except ConfigError:
         raise
     except (HydraException, OmegaConfBaseException, ValueError) as err:
         raise ConfigError(hydra_message(err, first)) from None
 
 
-def _check_job(cfg, job: str, multirun: bool, trained_by: dict) -> tuple[str, float]:
-    """Check one job of the command (its config, its run folders); its (name, planned training FLOPs)."""
-    from omegaconf import OmegaConf
-
-    from toymodels.training.build import make_module
-    from toymodels.training.checkpoints import check_checkpoint
-
+def _check_job(cfg, job: str, multirun: bool, trained_by: dict) -> tuple[str, float, Path]:
+    """Check one job of the command (its config, its run folders); its (name, planned training FLOPs, run folder)."""
     run_cfg = build_run(cfg)
+    check_accelerator(run_cfg.trainer.kwargs)  # this machine's hardware: the pre-check's, not the config's
     ensemble = len(run_cfg.seeds)
     hydra_dirs = OmegaConf.to_container(cfg.hydra, resolve=False)
     if multirun:
         check_sweep_strategy(run_cfg.trainer.kwargs, cfg.hydra.launcher._target_)
-        run_dir = resolve_dir(cfg, hydra_dirs["sweep"]["dir"], hydra_dirs["sweep"]["subdir"])
+        # The sweep folder is resolved once for the whole sweep, as Hydra does (${now:...} must not differ per job).
+        sweep_dir = trained_by.setdefault("sweep dir", resolve_dir(cfg, hydra_dirs["sweep"]["dir"]))
+        run_dir = sweep_dir / resolve_dir(cfg, hydra_dirs["sweep"]["subdir"])
     else:
         run_dir = resolve_dir(cfg, hydra_dirs["run"]["dir"])
     members = member_dirs(run_cfg, run_dir)
@@ -128,17 +130,18 @@ def _check_job(cfg, job: str, multirun: bool, trained_by: dict) -> tuple[str, fl
         check_not_locked(member_dir)
     check_members(members)
     ckpt = run_dir / "checkpoints" / "last.ckpt"
-    if ckpt.exists():
+    if ckpt.exists():  # 3.3 s of Lightning start-up, only where there is a checkpoint to check
+        from toymodels.training.build import make_module  # 3.3 s of Lightning start-up, only with a checkpoint
+        from toymodels.training.checkpoints import check_checkpoint  # (same)
+
         check_checkpoint(ckpt, make_module(run_cfg))
     more = ensemble - 1
     name = run_cfg.name + (f" (+{more} seed{'s' * (more > 1)})" if more else "")
-    return name, float(run_cfg.cost.flops) * run_cfg.max_steps * ensemble
+    return name, float(run_cfg.cost.flops) * run_cfg.max_steps * ensemble, run_dir
 
 
 def resolve_dir(cfg, *parts) -> Path:
     """A Hydra output folder expression (run or sweep) resolved against the job's config."""
-    from omegaconf import OmegaConf
-
     job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     node = OmegaConf.merge(job, {"_dir_": "/".join(str(p) for p in parts)})
     return Path(node._dir_)
@@ -188,9 +191,6 @@ def _unknown_override(full_key: str, overrides: list[str]) -> str:
 
 def _composed_without(full_key: str, overrides: list[str]) -> dict:
     """The job's config (plain, unresolved) composed without the overrides of `full_key` (or the defaults)."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
     kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != full_key]
     groups_only = [o for o in kept if "." not in o.split("=", 1)[0]]
     for attempt in (kept, groups_only, []):

@@ -35,6 +35,7 @@ from toymodels.runs.records import (
     read_run_json,
     write_json,
 )
+from toymodels.training.interrupts import interruptible
 from toymodels.training.metrics import Evaluator
 
 # The part of run.json that only the process running the fit knows (see RunRecorder.write_run_json).
@@ -179,6 +180,15 @@ class RunRecorder(L.Callback):
         self.done = int(max(steps)) if steps else None
         if trainer.is_global_zero:
             self.write_run_json("running", pl_module=pl_module)
+        if trainer.global_step and self._due(trainer, pl_module):  # stopped during this step's evaluation
+            self.evaluate(trainer, pl_module)
+
+    def _due(self, trainer, pl_module) -> bool:
+        """Whether the step reached needs an evaluation: a milestone crossed since the last one, or the end."""
+        step, done = trainer.global_step, self.done or 0
+        passed = self.milestones[self.milestones <= pl_module.flops]
+        return bool(len(passed) and passed[-1] > done * pl_module.cost.flops) or (step >= trainer.max_steps
+                                                                                   and step != self.done)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
@@ -186,10 +196,7 @@ class RunRecorder(L.Callback):
             self._note_divergence(pl_module)
         if step % trainer.log_every_n_steps == 0 and trainer.is_global_zero:
             self._log_training_loss(trainer, pl_module)
-        done = self.done or 0
-        passed = self.milestones[self.milestones <= pl_module.flops]
-        # Evaluate when a milestone was crossed since the last evaluation, and at the end.
-        if (len(passed) and passed[-1] > done * pl_module.cost.flops) or (step >= trainer.max_steps and step != done):
+        if self._due(trainer, pl_module):  # a milestone crossed since the last evaluation, or the end
             self.evaluate(trainer, pl_module)
 
     def _log_training_loss(self, trainer, pl_module) -> None:
@@ -210,13 +217,20 @@ class RunRecorder(L.Callback):
             self.evaluate(trainer, pl_module)
 
     def evaluate(self, trainer, pl_module) -> None:
-        """Evaluate every live member now, record the points, log them to each member's loggers."""
-        self.done = trainer.global_step
-        for i, member in enumerate(self.members):
-            if member.diverged is None:
-                self._evaluate_member(trainer, pl_module, i, member)
+        """Evaluate every live member now, record the points, log them to each member's loggers.
 
-    def _evaluate_member(self, trainer, pl_module, i: int, member: Member) -> None:
+        Every member is scored first (a stop signal ends that at once: nothing is recorded, and the
+        resumed run evaluates this step again), then every point is written.
+        """
+        live = [(i, member) for i, member in enumerate(self.members) if member.diverged is None]
+        with interruptible():
+            scored = [self._score_member(pl_module, i) for i, _ in live]
+        self.done = trainer.global_step
+        for (_, member), (scores, metrics, seconds) in zip(live, scored):
+            self._record_member(trainer, pl_module, member, scores, metrics, seconds)
+
+    def _score_member(self, pl_module, i: int) -> tuple:
+        """Member i's scores on the held-out set (and the training sample), its metrics, and the seconds taken."""
         t_eval = time.perf_counter()
         stacked = pl_module.model
         model = stacked if stacked.members == 1 else stacked.member(i, self._member_model)
@@ -226,7 +240,10 @@ class RunRecorder(L.Callback):
         if self.train_evaluator is not None:
             train = self.train_evaluator(model)
             metrics.update({TRAIN_PREFIX + k: train[k] for k in METRICS})
-        self.eval_seconds += time.perf_counter() - t_eval
+        return scores, metrics, time.perf_counter() - t_eval
+
+    def _record_member(self, trainer, pl_module, member: Member, scores, metrics: dict, seconds: float) -> None:
+        self.eval_seconds += seconds
         point = {
             "step": trainer.global_step,
             "tokens": pl_module.tokens,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from toymodels.errors import ConfigError
 from toymodels.runs.records import read_run_json
@@ -105,10 +108,7 @@ class RunLock:
         self.path, self.lock = Path(run_dir) / ".lock", None
 
     def __enter__(self) -> RunLock:
-        from filelock import FileLock, Timeout
-        from lightning.fabric.utilities.rank_zero import _get_rank
-
-        if (_get_rank() or 0) != 0:
+        if (_rank() or 0) != 0:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # No soft-lock fallback: a lock file that outlives a killed holder would block its resume.
@@ -137,3 +137,15 @@ def check_not_locked(run_dir: Path) -> None:
     if (Path(run_dir) / ".lock").exists():
         with RunLock(run_dir):
             pass
+
+
+def _rank() -> int:
+    """This process's global rank, as Lightning's launchers set it (0 outside a multi-process run).
+
+    Read from the environment as lightning.fabric's _get_rank does, without its 3.3 s import: the
+    pre-check calls check_not_locked before --help-fast command lines are done.
+    """
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return 0

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from toymodels.errors import ConfigError, first_line
+from toymodels.runs.records import atomic_write, read_run_json
 from toymodels.runs.wandb_mode import (  # noqa: F401  (MODES: loggers.py reads it here)
     MODES,
     PROBE_SECONDS,
@@ -32,6 +33,7 @@ from toymodels.runs.wandb_mode import (  # noqa: F401  (MODES: loggers.py reads 
     probe_server,
     resolve_mode,
 )
+from toymodels.training.model import non_embedding_params, total_params
 
 
 def _warn(message: str) -> None:
@@ -67,8 +69,6 @@ def _stable_id(run_dir: Path) -> str:
 
 
 def _record_id(run_dir: Path, run_id: str) -> None:
-    from toymodels.runs.records import atomic_write
-
     (run_dir / "wandb").mkdir(parents=True, exist_ok=True)
     atomic_write(run_dir / "wandb" / RUN_ID_FILE, run_id + "\n")
 
@@ -79,7 +79,7 @@ def _init_run(cfg, run_dir: Path, run_cfg):
     The run id is kept in the run folder, so a resumed run logs to the same W&B run (``resume="allow"``)
     and ``wandb sync`` of its offline folders uploads one run, not one per attempt.
     """
-    import wandb
+    import wandb  # optional extra (toymodels[wandb])
 
     mode, problem = resolve_mode(cfg.mode)
     timeout = cfg.init_timeout
@@ -134,7 +134,6 @@ def _init_run(cfg, run_dir: Path, run_cfg):
 
 def _describe(run, run_cfg) -> None:
     """Point every metric at the FLOPs axis and put what the run is into its summary."""
-    from toymodels.training.model import non_embedding_params, total_params
 
     # No `summary=` option: it would turn the summary's plain `flops` into {"last": ...}.
     run.define_metric("flops")
@@ -158,11 +157,11 @@ def _describe(run, run_cfg) -> None:
 def make_wandb_logger(logger_cfg, run_dir: Path, run_cfg):
     """Lightning's WandbLogger on a run started here (rank 0 only), files in ``<run_dir>/wandb/``."""
     try:
-        import wandb  # noqa: F401
+        import wandb  # noqa: F401  (optional extra: is it installed?)
     except ImportError:
         raise ConfigError("logger=wandb needs the wandb package: pip install 'toymodels[wandb]'") from None
-    from lightning.pytorch.loggers import WandbLogger
-    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+    from lightning.pytorch.loggers import WandbLogger  # 3.3 s of Lightning start-up; the CLI loads this module
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only  # (same)
 
     run_dir = Path(run_dir)
     if os.environ.get("WANDB_MODE", None) == "":
@@ -191,7 +190,6 @@ def final_summary(record: dict) -> dict:
 
 def finish_wandb(loggers: list) -> None:
     """Copy each run's final record into its summary, finish its W&B run and say where it is (one line each)."""
-    from toymodels.runs.records import read_run_json
 
     for logger in loggers:
         run = getattr(logger, "_experiment", None) if type(logger).__name__ == "WandbLogger" else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from toymodels.errors import ConfigError
 
 
@@ -11,8 +13,6 @@ def _register_resolvers() -> None:
     """OmegaConf resolvers the shipped configs use: ``${train_size_tag:N}`` is "" for null, "-nN" otherwise
     (a finite training set's size in the task id, so runs of a train_size sweep get their own folders);
     ``${mod_layout:ENCODING,FORMAT}`` is the format, or "symbols" for one token per residue."""
-    from omegaconf import OmegaConf
-
     if not OmegaConf.has_resolver("train_size_tag"):
         OmegaConf.register_new_resolver("train_size_tag", lambda n: "" if n is None else f"-n{n}")
     if not OmegaConf.has_resolver("mod_layout"):

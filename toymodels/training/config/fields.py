@@ -42,7 +42,8 @@ def number(group: str, key: str, value, kind=float, positive: bool = True, allow
     return value
 
 
-_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "list": (list,), "dict": (dict,)}
+_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "list": (list,), "dict": (dict,),
+          "None": (type(None),)}
 
 
 def typed(cls, values: dict, group: str, known: Iterable[str] | None = None):

@@ -11,10 +11,15 @@ live: ``task`` (:class:`~toymodels.tasks.arithmetic.Task`, :func:`~toymodels.tas
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass, field, fields
 
 from toymodels.errors import ConfigError
-from toymodels.training.config.fields import check_keys, number
+from toymodels.tasks.arithmetic import Task
+from toymodels.tasks.mixture import MIX, Mixture, build_mixture
+from toymodels.tasks.sampling import SamplingError, check_parts
+from toymodels.tasks.trainset import check_train_size
+from toymodels.training.config.fields import check_keys, number, typed
 
 FULL_BATCH = "full"  # train.batch_size=full: the whole finite training set every step
 BUDGET_KEYS = ("tokens", "flops", "steps")
@@ -151,9 +156,7 @@ STEP_MEANING = {
 @functools.cache
 def trainer_keys() -> tuple[str, ...]:
     """Every key of the `trainer:` group: Lightning Trainer arguments toymodels leaves to the user, and ours."""
-    import inspect
-
-    import lightning as L
+    import lightning as L  # 3.3 s of Lightning start-up, not needed for --help or most command lines
 
     arguments = [p for p in inspect.signature(L.Trainer.__init__).parameters if p != "self"]
     return tuple(sorted({*arguments, *TRAINER_EXTRAS} - set(STEP_MEANING)))
@@ -229,10 +232,6 @@ _MIX_KEYS = ("name", "skills", "zipf_alpha", "shared")
 
 def task_group(values: dict):
     """The `task:` group: (the Task or Mixture, task.train_size or None for the endless stream, task.train_set_seed)."""
-    from toymodels.tasks.arithmetic import Task
-    from toymodels.tasks.mixture import MIX, Mixture, build_mixture
-    from toymodels.training.config.fields import typed
-
     values = dict(values)
     train_size, train_set_seed = values.pop("train_size", None), values.pop("train_set_seed", 0)
     values.pop("id", None)  # the folder-name tag; a record, not a setting
@@ -241,11 +240,13 @@ def task_group(values: dict):
         task = build_mixture(values)
     else:
         task = typed(Task, values, "task", known=(*(f.name for f in fields(Task)), "id", *TRAIN_SET_KEYS))
+        try:
+            check_parts(task)
+        except SamplingError as err:
+            raise ConfigError(str(err)) from None
     if isinstance(task, Mixture) and train_size is not None:
         raise ConfigError("task.train_size is not available with task=mix (each skill streams its training part)")
     if train_size is not None:
-        from toymodels.tasks.trainset import check_train_size
-
         try:
             check_train_size(task, train_size)
         except ValueError as err:

@@ -11,9 +11,14 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import torch
+from omegaconf import DictConfig, OmegaConf
+
 from toymodels.errors import ConfigError
 from toymodels.tasks.arithmetic import Task
 from toymodels.tasks.mixture import Mixture
+from toymodels.tasks.positions import abacus_ids, check_mixture_abacus
+from toymodels.tasks.trainset import FULL_BATCH_LIMIT_GIB, batch_memory_bytes
 from toymodels.tasks.vocab import VOCAB
 from toymodels.training.config.fields import check_keys, number, typed
 from toymodels.training.config.groups import (
@@ -27,6 +32,7 @@ from toymodels.training.config.groups import (
     task_group,
     train_groups,
 )
+from toymodels.training.config.limits import check_limits
 from toymodels.training.loggers import LoggerConfig
 from toymodels.training.model import ModelConfig
 
@@ -66,7 +72,7 @@ class RunConfig:
 
 def build_run(cfg) -> RunConfig:
     """Check a composed config (a DictConfig, or the same as plain dicts) and return its RunConfig (ConfigError)."""
-    from toymodels.training.module import step_cost, warmup_steps
+    from toymodels.training.module import step_cost, warmup_steps  # 3.3 s of Lightning start-up (module.py)
 
     c = _plain(cfg)
     check_keys("", c, KNOWN_TOP_LEVEL)
@@ -81,7 +87,7 @@ def build_run(cfg) -> RunConfig:
     logger = typed(LoggerConfig, dict(c["logger"]), "logger")
     budget = BudgetConfig.from_values(c.get("budget") or {})
     seed = number("", "seed", c.get("seed"), int, allow_zero=True)
-    batch_size = check_across(task, model, train, eval_cfg, trainer, train_size)
+    batch_size = check_across(task, model, train, eval_cfg, trainer, train_size, seed)
 
     cost = step_cost(model, task, batch_size)
     key, value = train.budget
@@ -90,7 +96,7 @@ def build_run(cfg) -> RunConfig:
         name=str(c.get("run_name") or f"{task.name}-{model.name}-s{seed}"),
         seed=seed,
         seeds=tuple(seed + i for i in range(train.ensemble)),
-        member_names=tuple(_member_name(cfg, c, seed + i) for i in range(1, train.ensemble)),
+        member_names=_member_names(cfg, c, seed, train.ensemble),
         task=task, model=model, train=train, optim=optim, eval=eval_cfg, trainer=trainer, logger=logger,
         budget=budget,
         batch_size=batch_size,
@@ -114,11 +120,9 @@ def _model_group(values: dict, task: Task | Mixture) -> ModelConfig:
 
 
 def check_across(task, model: ModelConfig, train: TrainConfig, eval_cfg: EvalConfig, trainer: TrainerConfig,
-                 train_size: int | None) -> int:
+                 train_size: int | None, seed: int = 0) -> int:
     """The checks that involve two groups (ConfigError); returns the rows of one optimizer step."""
     if model.pos_embedding == "abacus":
-        from toymodels.tasks.positions import abacus_ids, check_mixture_abacus
-
         try:
             check_mixture_abacus(task.skills) if isinstance(task, Mixture) else abacus_ids(task)
         except ValueError as err:
@@ -126,13 +130,11 @@ def check_across(task, model: ModelConfig, train: TrainConfig, eval_cfg: EvalCon
     if model.context < task.seq_len - 1:
         raise ConfigError(f"model.context={model.context} is too short for {task.label}, whose sequences need "
                           f"{task.seq_len - 1} positions")
-    batch_size = _rows_per_step(train.batch_size, train_size, model, task)
-    if train.ensemble > 1 and train_size is not None:
-        raise ConfigError(f"train.ensemble={train.ensemble} with task.train_size is not supported yet: "
-                          "run the seeds of a finite training set as separate runs")
+    batch_size = _rows_per_step(train.batch_size, train_size, model, task, train.ensemble)
     if not isinstance(task, Mixture) and eval_cfg.size > task.heldout_count:  # a mixture's skill takes what it has
         raise ConfigError(f"eval.size={eval_cfg.size} is larger than the {task.heldout_count} held-out problems of "
                           f"{task.label}; use eval.size<={task.heldout_count}")
+    check_limits(task, model, train, eval_cfg, batch_size, seed)
     world = trainer.world_size
     if world and batch_size % world:
         raise ConfigError(
@@ -142,18 +144,18 @@ def check_across(task, model: ModelConfig, train: TrainConfig, eval_cfg: EvalCon
     return batch_size
 
 
-def _rows_per_step(value: int | str, train_size: int | None, model: ModelConfig, task) -> int:
-    """train.batch_size against the training set: a number of rows, or "full" (the whole finite set every step)."""
-    from toymodels.tasks.trainset import FULL_BATCH_LIMIT_GIB, batch_memory_bytes
-
+def _rows_per_step(value: int | str, train_size: int | None, model: ModelConfig, task, members: int = 1) -> int:
+    """train.batch_size against the training set: a number of rows, or "full" (the whole finite set every step,
+    for each of the ensemble's `members`)."""
     if value == FULL_BATCH:
         if train_size is None:
             raise ConfigError("train.batch_size=full needs a finite training set: set task.train_size")
         gib = batch_memory_bytes(model.d_model, model.n_layer, model.n_head, model.d_mlp, model.vocab_size,
-                                 task.seq_len, train_size) / 2**30
+                                 task.seq_len, train_size) * members / 2**30
         if gib > FULL_BATCH_LIMIT_GIB:
+            each = f" for each of {members} seeds" if members > 1 else ""
             raise ConfigError(
-                f"train.batch_size=full: a batch of all {train_size} problems needs about {gib:.1f} GiB of "
+                f"train.batch_size=full: a batch of all {train_size} problems{each} needs about {gib:.1f} GiB of "
                 f"activations, above the {FULL_BATCH_LIMIT_GIB:g} GiB limit; use a smaller task.train_size "
                 "or a numeric train.batch_size"
             )
@@ -166,24 +168,33 @@ def _rows_per_step(value: int | str, train_size: int | None, model: ModelConfig,
 
 def _plain(node) -> dict:
     """The job's config as plain Python, resolved (Hydra's own node left out)."""
-    from omegaconf import OmegaConf
-
     if isinstance(node, dict):
         return dict(node)
     job = OmegaConf.masked_copy(node, [k for k in node if k != "hydra"])
     return OmegaConf.to_container(job, resolve=True)
 
 
-def _member_name(cfg, plain: dict, seed: int) -> str:
-    """The run name of the ensemble member with `seed`: run_name resolved with that seed."""
-    from omegaconf import DictConfig, OmegaConf
+def _member_names(cfg, plain: dict, seed: int, members: int) -> tuple[str, ...]:
+    """The run names of ensemble members 1..: run_name resolved with each member's seed.
 
-    if isinstance(cfg, DictConfig) and "run_name" in cfg:
-        job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-        return str(OmegaConf.merge(job, {"seed": seed}).run_name)
-    name = str(plain.get("run_name") or "run")
-    suffix = f"s{plain.get('seed')}"
-    return (name[: -len(suffix)] if name.endswith(suffix) else name + "-") + f"s{seed}"
+    run_name is resolved twice (with two marker seeds); where the results differ only where the seed is
+    written, every member's name is a string substitution (O(1) per member), else each is resolved.
+    """
+    seeds = range(seed + 1, seed + members)
+    if not (isinstance(cfg, DictConfig) and "run_name" in cfg):
+        name = str(plain.get("run_name") or "run")
+        suffix = f"s{plain.get('seed')}"
+        return tuple((name[: -len(suffix)] if name.endswith(suffix) else name + "-") + f"s{s}" for s in seeds)
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+
+    def resolved(s: int) -> str:
+        return str(OmegaConf.merge(job, {"seed": s}).run_name)
+
+    marks = (987654321, 987654322)
+    first, second = resolved(marks[0]), resolved(marks[1])
+    if first.replace(str(marks[0]), str(marks[1])) == second and str(marks[0]) in first:
+        return tuple(first.replace(str(marks[0]), str(s)) for s in seeds)
+    return tuple(resolved(s) for s in seeds)
 
 
 def budget_flops(cfg) -> float | None:
@@ -214,8 +225,6 @@ def check_sweep_strategy(trainer: dict, launcher: str) -> None:
     devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1) or 1
     count = listed_devices(devices)
     if count is None and str(devices).strip() in ("-1", "auto"):
-        import torch
-
         count = torch.cuda.device_count() if trainer.get("accelerator") != "cpu" else 1
     relaunches = strategy.startswith(("ddp", "fsdp", "deepspeed")) and not any(
         word in strategy for word in ("spawn", "fork", "notebook")
