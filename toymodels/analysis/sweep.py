@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from toymodels.runs.axes import count_jobs, sweep_axes
-from toymodels.runs.records import NOT_GROKKED
+from toymodels.runs.records import METRICS, NOT_GROKKED, TRAIN_METRICS
 
 STATUSES = ("running", "completed", "failed", "diverged")
 # run.json fields the readers use, by the type they must have when present (None is always allowed).
@@ -149,8 +149,12 @@ def is_run_dir(path: Path) -> bool:
     return path.is_dir() and ((path / "run.json").is_file() or (path / ".hydra").is_dir())
 
 
+MAX_NUMBER = 1e30  # no count, size or compute of a toy run comes near; beyond it a value is corrupt
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A JSON number (not a bool) of a plausible size: NaN and inf pass (read as missing), 1e308 does not."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) > MAX_NUMBER
 
 
 def _check_grok_gap(gap: Any) -> str | None:
@@ -302,6 +306,9 @@ def read_metrics_csv(path: Path) -> dict[str, np.ndarray]:
         match = INDEXED_COLUMN.search(name or "")
         if match and not match.group(2).isdigit():
             raise ValueError(f"metrics.csv column {name[:40]!r} is not {match.group(1)}_<0, 1, 2, ...>")
+    known = {*METRICS, *TRAIN_METRICS}
+    if not any((name or "").rsplit("/", 1)[-1] in known or INDEXED_COLUMN.search(name or "") for name in rows[0]):
+        raise ValueError(f"metrics.csv has no metric columns ({', '.join(METRICS[:3])}, ...)")
 
     def as_float(text: str | None) -> float:
         try:
