@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_report import _Capture, write_multirun_yaml
+from tests.analysis.test_report import _Capture, write_multirun_yaml
 from toymodels.analysis import arms as arm_analysis
 from toymodels.analysis import load_sweep, sigmoid
 from toymodels.cli import report

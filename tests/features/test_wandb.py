@@ -30,7 +30,7 @@ from toymodels.runs.wandb_mode import resolve_mode  # noqa: E402
 TINY = ["logger=wandb", "model=d16", "task.n_digits=1", "eval.size=10", "train.tokens=null", "train.steps=40",
         "trainer.log_every_n_steps=10"]
 NO_SERVER = "http://127.0.0.1:9"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DUMMY_KEY = "0123456789abcdef" * 2 + "01234567"  # 40 characters, like a real key
 
 

@@ -9,7 +9,7 @@ from toymodels.tasks.arithmetic import Task
 from toymodels.training.family import BASE, DEMO_TASK, family, family_markdown, model_dir
 from toymodels.training.model import ModelConfig, non_embedding_params
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _table_script():

@@ -19,7 +19,7 @@ from toymodels.analysis.wandb_upload import upload_report
 from toymodels.cli import report
 from toymodels.runs.records import jsonable
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SIZES = {"d8": (8, 2), "d16": (16, 2), "d24": (24, 2), "d32": (32, 3), "d48": (48, 3), "d64": (64, 4), "d96": (96, 4)}
 SEEDS = (0, 1, 2)
 TRUE_X0 = 13.2  # log10 FLOPs where the synthetic exact_match jumps

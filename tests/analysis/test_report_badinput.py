@@ -24,10 +24,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.analysis.test_forecast import build_family
+from tests.analysis.test_report import SIZES, build_sweep
 from tests.badinput import assert_refused_cleanly, snapshot
 from tests.helpers import run_cli
-from tests.test_forecast import build_family
-from tests.test_report import SIZES, build_sweep
 from toymodels.analysis.forecast_report import OUTPUTS as FORECAST_OUTPUTS
 from toymodels.analysis.report import OUTPUTS as REPORT_OUTPUTS
 from toymodels.cli import forecast, report

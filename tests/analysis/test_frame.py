@@ -9,9 +9,9 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from tests.test_abilities_report import SKILLS, build_mixture_sweep  # noqa: E402
-from tests.test_arms import FORMAT_ARMS, build_arms  # noqa: E402
-from tests.test_report import SEEDS, SIZES, build_sweep  # noqa: E402
+from tests.analysis.test_abilities import SKILLS, build_mixture_sweep  # noqa: E402
+from tests.analysis.test_arms import FORMAT_ARMS, build_arms  # noqa: E402
+from tests.analysis.test_report import SEEDS, SIZES, build_sweep  # noqa: E402
 from toymodels import analysis  # noqa: E402
 from toymodels.analysis.sweep import read_metrics_csv  # noqa: E402
 
