@@ -254,11 +254,11 @@ def test_a_failed_training_stops_the_demo_before_its_report(workdir, monkeypatch
     sweep = _users_sweep(workdir)
     before = snapshot(workdir)
     monkeypatch.setattr(demo.subprocess, "call", lambda cmd: 1)
-    monkeypatch.setattr(demo, "report", lambda argv: pytest.fail("reported a failed sweep"))
+    monkeypatch.setattr(demo.report_cli, "main", lambda argv: pytest.fail("reported a failed sweep"))
     assert demo.main(["--sweep-dir", str(sweep), "model=d8"]) == 1
     assert "done" not in capsys.readouterr().out and snapshot(workdir) == before
     monkeypatch.setattr(demo.subprocess, "call", lambda cmd: 0)
-    monkeypatch.setattr(demo, "report", lambda argv: 1)  # the report fails: no success line either
+    monkeypatch.setattr(demo.report_cli, "main", lambda argv: 1)  # the report fails: no success line either
     assert demo.main(["--sweep-dir", str(sweep), "model=d8"]) == 1
     assert "done" not in capsys.readouterr().out
 

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from toymodels.cli.report import main as report
+from toymodels.cli import report as report_cli
 from toymodels.errors import ConfigError
 
 PROG = "toymodels-demo"
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     code = subprocess.call([sys.executable, "-m", "toymodels.cli.train", *train_args])
     if code != 0:  # the training's own error stays the last line; no report of a sweep that failed
         return code
-    report_code = report([str(sweep_dir)])
+    report_code = report_cli.main([str(sweep_dir)])
     if report_code != 0:
         return report_code
     print(f"[demo] done in {(time.perf_counter() - t0) / 60:.1f} min. Figures: {sweep_dir}/emergence.png, "

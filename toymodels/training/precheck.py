@@ -8,12 +8,15 @@ Hydra's own errors are folded into one line here, an unknown key with the did-yo
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -78,7 +81,7 @@ def check_command_line(args: list[str]) -> list[tuple[str, Path]]:
         deletes = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if o.is_delete()]
         axes = sweep_axes(overrides)
         first = deletes + [v[0] for v in axes.values()]
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        with _own_hydra(), initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             cfg = compose("train", overrides=first, return_hydra_config=True)
             multirun = multirun or str(cfg.hydra.mode) == "RunMode.MULTIRUN"
             if multirun:  # with the sweep an experiment declares, unless the command line sets those keys
@@ -102,6 +105,21 @@ def check_command_line(args: list[str]) -> list[tuple[str, Path]]:
         raise
     except (HydraException, OmegaConfBaseException, ValueError) as err:
         raise ConfigError(hydra_message(err, first)) from None
+
+
+@contextlib.contextmanager
+def _own_hydra():
+    """Hydra's global state set aside while the pre-check composes (a caller, e.g. a notebook or a test, may
+    hold its own), and given back after."""
+    if not GlobalHydra.instance().is_initialized():
+        yield
+        return
+    backup = get_gh_backup()
+    GlobalHydra.instance().clear()
+    try:
+        yield
+    finally:
+        restore_gh_from_backup(backup)
 
 
 def _check_job(cfg, job: str, multirun: bool, trained_by: dict) -> tuple[str, float, Path]:
@@ -195,7 +213,7 @@ def _composed_without(full_key: str, overrides: list[str]) -> dict:
     groups_only = [o for o in kept if "." not in o.split("=", 1)[0]]
     for attempt in (kept, groups_only, []):
         try:
-            with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            with _own_hydra(), initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
                 cfg = compose("train", overrides=attempt)
             return OmegaConf.to_container(cfg, resolve=False)
         except Exception:  # another bad override: fewer of them
