@@ -21,9 +21,9 @@ DOCS = sorted((REPO / "docs").rglob("*.md"))
 PAGES = [README, *DOCS]
 MAX_README_LINES = 250
 
-CLIS = ("toymodels-train", "toymodels-report", "toymodels-forecast", "toymodels-demo")
+CLIS = ("toymodels-train", "toymodels-report", "toymodels-forecast", "toymodels-demo", "toymodels-ask")
 # `python -m <module>` spellings of the CLIs (the old flat paths print a deprecation notice and go on).
-MODULES = {f"toymodels.cli.{name}": f"toymodels-{name}" for name in ("train", "report", "forecast", "demo")}
+MODULES = {f"toymodels.cli.{name}": f"toymodels-{name}" for name in ("train", "report", "forecast", "demo", "ask")}
 SHELL_BLOCKS = ("bash", "sh", "shell", "console", "zsh")
 # Lines that cannot run as written on purpose; each needs a reason.
 SKIP: dict[str, str] = {}
@@ -292,6 +292,10 @@ def check_command(command: Command, compose, monkeypatch) -> None:
         parse_args(list(command.args))
     elif command.cli == "toymodels-forecast":
         from toymodels.cli.forecast import parse_args
+
+        parse_args(list(command.args))
+    elif command.cli == "toymodels-ask":
+        from toymodels.cli.ask import parse_args
 
         parse_args(list(command.args))
     else:
