@@ -34,6 +34,14 @@ class AtomicCheckpoint(L.pytorch.callbacks.ModelCheckpoint):
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
 
+    def on_train_end(self, trainer, pl_module) -> None:
+        """The final step too: last.ckpt then holds the weights the run's final evaluation scored, which is
+        what `toymodels.load` answers with (between checkpoints it would lag by up to checkpoint_every)."""
+        super().on_train_end(trainer, pl_module)
+        if self.dirpath and trainer.global_step != self._last_global_step_saved:
+            last = Path(self.dirpath) / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}"
+            self._save_checkpoint(trainer, str(last))
+
 
 def check_checkpoint(path: Path, module) -> None:
     """Refuse a truncated, corrupt or foreign checkpoint before Lightning touches anything (ConfigError)."""

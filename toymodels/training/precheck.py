@@ -125,11 +125,12 @@ def _own_hydra():
 def _check_job(cfg, job: str, multirun: bool, trained_by: dict) -> tuple[str, float, Path]:
     """Check one job of the command (its config, its run folders); its (name, planned training FLOPs, run folder)."""
     run_cfg = build_run(cfg)
+    if multirun:  # a property of the command, so it is named before this machine's hardware
+        check_sweep_strategy(run_cfg.trainer.kwargs, cfg.hydra.launcher._target_)
     check_accelerator(run_cfg.trainer.kwargs)  # this machine's hardware: the pre-check's, not the config's
     ensemble = len(run_cfg.seeds)
     hydra_dirs = OmegaConf.to_container(cfg.hydra, resolve=False)
     if multirun:
-        check_sweep_strategy(run_cfg.trainer.kwargs, cfg.hydra.launcher._target_)
         # The sweep folder is resolved once for the whole sweep, as Hydra does (${now:...} must not differ per job).
         sweep_dir = trained_by.setdefault("sweep dir", resolve_dir(cfg, hydra_dirs["sweep"]["dir"]))
         run_dir = sweep_dir / resolve_dir(cfg, hydra_dirs["sweep"]["subdir"])

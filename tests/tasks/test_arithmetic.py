@@ -159,9 +159,9 @@ def test_every_shipped_task_config_builds():
 
     from toymodels.training.config import TRAIN_SET_KEYS
 
-    for path in sorted(pathlib.Path(__file__).parents[1].glob("conf/task/*.yaml")):
+    for path in sorted(pathlib.Path(__file__).parents[2].glob("conf/task/*.yaml")):
         values = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k not in ("id", *TRAIN_SET_KEYS)}
-        if "skills" in values:  # the mixture task: its skills are tasks (tests/test_mixture.py)
+        if "skills" in values:  # the mixture task: its skills are tasks (tests/tasks/test_mixture.py)
             continue
         task = Task(**values)
         assert 0 < task.train_fraction < 1, path
