@@ -77,6 +77,27 @@ def test_batch_k_is_a_pure_function_of_seed_step_and_rank():
     assert torch.equal(torch.cat(halves), whole)
 
 
+def test_each_member_of_a_seed_ensemble_sees_its_own_single_runs_epochs():
+    # A seed ensemble on a finite set: the same problems, and member i goes through them in the epoch order a
+    # single run with seed i would (so stacking seeds changes no run's data).
+    task = Task(name="mod", p=13)
+    ensemble = ArithmeticData(task, 16, [0, 1, 2], eval_size=20, eval_seed=1, train_set=TrainingSet(task, 50, 0, 0))
+    for step in (0, 3, 17):
+        stacked = ensemble.batches(step)
+        assert stacked.shape[0] == 3
+        for i in range(3):
+            assert torch.equal(stacked[i], _data(seed=i).batch(step))
+    assert not torch.equal(ensemble.batches(3)[0], ensemble.batches(3)[1])
+
+
+def test_a_seed_ensemble_trains_on_a_full_batch_finite_set():
+    run_cfg = build_run(compose_train("task=mod", "task.p=11", "task.train_size=60", "train.batch_size=full",
+                                      "train.ensemble=3", "eval.size=50"))
+    assert run_cfg.batch_size == 60 and list(run_cfg.seeds) == [0, 1, 2]
+    data = build.make_data(run_cfg)
+    assert data.batches(5).shape == (3, 60, run_cfg.task.seq_len)
+
+
 def test_full_batch_is_the_whole_set_every_step():
     data = _data(batch=50)
     rows = {tuple(r) for r in data.batch(0).tolist()}
