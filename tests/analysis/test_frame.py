@@ -14,6 +14,7 @@ from tests.analysis.test_arms import FORMAT_ARMS, build_arms  # noqa: E402
 from tests.analysis.test_report import SEEDS, SIZES, build_sweep  # noqa: E402
 from toymodels import analysis  # noqa: E402
 from toymodels.analysis.sweep import read_metrics_csv  # noqa: E402
+from toymodels.labs import example_dir  # noqa: E402
 
 
 def _csv_rows(run_dir: Path) -> int:
@@ -74,3 +75,15 @@ def test_load_summary_reads_a_reports_summary_json_or_says_why_not_in_one_line(t
         with pytest.raises(analysis.SweepError, match=reason) as err:
             analysis.load_summary(folder)
         assert len(str(err.value).splitlines()) == 1
+
+
+def test_the_frame_of_a_real_demo_family_sweep_has_one_row_per_metrics_csv_row() -> None:
+    """Lab 1's shipped example: the demo family (7 sizes x 3 seeds) trained by the real CLI."""
+    folder = example_dir("jump")
+    frame = analysis.load_sweep(folder).to_frame()
+    files = sorted(folder.glob("*/metrics.csv"))
+    lines = sum(len(f.read_text().strip().splitlines()) - 1 for f in files)  # minus each header
+    assert len(files) == 21 and len(frame) == lines and not frame.attrs["skipped"]
+    assert set(frame["model"]) == {"d8", "d16", "d24", "d32", "d48", "d64", "d96"}
+    assert frame.groupby("run").size().to_dict() == {f.parent.name: len(f.read_text().strip().splitlines()) - 1
+                                                     for f in files}

@@ -20,17 +20,6 @@ def to_digits(x: np.ndarray, width: int) -> np.ndarray:
     return (x[:, None] // powers[None, :]) % 10
 
 
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a fast, well-mixed 64-bit hash (wrapping uint64 arithmetic)."""
-    x = x.astype(np.uint64, copy=True)
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
-
-
 def columns(a: np.ndarray, b: np.ndarray, op: str, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Column-by-column a + b or a - b, least significant first: (carry or borrow out, digit), (n, width) each."""
     da, db = to_digits(a, width)[:, ::-1], to_digits(b, width)[:, ::-1]

@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from toymodels.errors import ConfigError
+from toymodels.errors import ConfigError, check_types
 from toymodels.tasks.arithmetic import TASKS, Task
 from toymodels.tasks.sampling import check_parts
 from toymodels.tasks.vocab import PAD
@@ -213,7 +213,7 @@ def _skill(i: int, entry, shared: dict) -> tuple[str, Task, float | None]:
         close = difflib.get_close_matches(str(unknown[0]), known, n=1)
         hint = f"; did you mean {where}.{close[0]}?" if close else ";"
         raise ConfigError(f"unknown key {where}.{unknown[0]}{hint} known keys of a skill: {', '.join(known)}")
-    _check_types(where, {k: v for k, v in values.items() if k not in ("name", "weight")})
+    check_types(Task, {k: v for k, v in values.items() if k not in ("name", "weight")}, where)
     name = values.pop("name", None) or default_skill_name({"task": task_name, **values})
     if not isinstance(name, str) or not SKILL_NAME.match(name):
         raise ConfigError(f"{where}.name={name!r} must be letters, digits, '_', '.' or '-' (it prefixes metric names)")
@@ -230,21 +230,6 @@ def _skill(i: int, entry, shared: dict) -> tuple[str, Task, float | None]:
     if task.symbols:
         raise ConfigError(f"{where}: task.encoding=symbols is not available in task=mix (one shared vocabulary)")
     return name, task, weight
-
-
-_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}
-
-
-def _check_types(where: str, values: dict) -> None:
-    """ConfigError when a skill's task setting has the wrong type (Task's own annotations say which)."""
-    types = {f.name: str(f.type) for f in fields(Task)}
-    for key, value in values.items():
-        allowed = [t.strip() for t in types[key].split("|")]
-        if value is None and "None" in allowed:
-            continue
-        ok = tuple(t for name in allowed for t in _TYPES.get(name, (object,)))
-        if not isinstance(value, ok) or (isinstance(value, bool) and bool not in ok):
-            raise ConfigError(f"{where}.{key}={value!r} must be of type {types[key]}")
 
 
 def _check_shared_splits(skills: list[Skill]) -> None:

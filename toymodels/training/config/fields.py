@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import fields
 
-from toymodels.errors import ConfigError
+from toymodels.errors import ConfigError, check_types
 
 
 def unknown_key(group: str, key: str, known: Iterable[str]) -> ConfigError:
@@ -42,21 +42,10 @@ def number(group: str, key: str, value, kind=float, positive: bool = True, allow
     return value
 
 
-_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "list": (list,), "dict": (dict,),
-          "None": (type(None),)}
-
-
 def typed(cls, values: dict, group: str, known: Iterable[str] | None = None):
     """`cls(**values)` after checking keys and types against its fields; its own errors become ConfigError."""
-    types = {f.name: str(f.type) for f in fields(cls)}
-    check_keys(group, values, known if known is not None else types)
-    for key, value in values.items():
-        allowed = [t.strip() for t in types[key].split("|")]
-        if value is None and "None" in allowed:
-            continue
-        ok = tuple(t for name in allowed for t in _TYPES.get(name, (object,)))
-        if not isinstance(value, ok) or (isinstance(value, bool) and bool not in ok):
-            raise ConfigError(f"{group}.{key}={value!r} must be of type {types[key]}")
+    check_keys(group, values, known if known is not None else [f.name for f in fields(cls)])
+    check_types(cls, values, group)
     try:
         return cls(**values)
     except (ValueError, TypeError) as err:
