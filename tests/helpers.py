@@ -38,3 +38,14 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 # A few hundred steps of a small model on 2-digit addition: enough to learn it, seconds on a laptop.
 SMALL_RUN = ("task=add", "task.n_digits=2", "task.format=reversed", "eval.size=500")
+
+
+def compose_train(*overrides: str, hydra: bool = False):
+    """The composed training config for these overrides, in-process (Hydra's compose API), as the CLI would
+    compose it; with `hydra=True` Hydra's own node (launcher, run and sweep folders) is included."""
+    from hydra import compose, initialize_config_dir  # here: helpers.py is imported by tests that never compose
+
+    from toymodels.training.config import config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides), return_hydra_config=hydra)

@@ -6,8 +6,12 @@ import signal
 import pytest
 import torch
 
-from tests.helpers import SMALL_RUN, read_metrics, run_cli
+from tests.helpers import SMALL_RUN, compose_train, read_metrics, run_cli
+from toymodels.training import build
+from toymodels.training.config import build_run
+from toymodels.training.fit import fit_run
 from toymodels.training.model import ModelConfig, Transformer
+from toymodels.training.rundir import member_dirs
 
 ENS = (*SMALL_RUN, "model=d8", "train.tokens=null", "train.steps=80", "train.checkpoint_every=30", "verbose=false")
 MEMBERS = ("run", "run-s1", "run-s2")
@@ -88,13 +92,6 @@ def test_an_interrupted_ensemble_resumes_every_member_to_the_same_result(tmp_pat
 
 @pytest.mark.slow
 def test_a_diverging_member_is_recorded_as_diverged_and_the_others_go_on(tmp_path, monkeypatch):
-    from hydra import compose, initialize_config_dir
-
-    from toymodels.training import build
-    from toymodels.training.config import build_run, config_dir
-    from toymodels.training.fit import fit_run
-    from toymodels.training.rundir import member_dirs
-
     make_module = build.make_module
 
     def poisoned(run_cfg):
@@ -104,9 +101,7 @@ def test_a_diverging_member_is_recorded_as_diverged_and_the_others_go_on(tmp_pat
         return module
 
     monkeypatch.setattr(build, "make_module", poisoned)
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("train", overrides=[*ENS, "train.steps=30", "train.ensemble=3"])
-    run_cfg = build_run(cfg)
+    run_cfg = build_run(compose_train(*ENS, "train.steps=30", "train.ensemble=3"))
     members = member_dirs(run_cfg, tmp_path / "run")
     for _, member_dir in members:  # train_run() makes them while taking their locks
         member_dir.mkdir()

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from tests.helpers import cli_env, read_metrics, run_cli
+from tests.helpers import cli_env, compose_train, read_metrics, run_cli
 from toymodels.errors import ConfigError
 from toymodels.training.config import check_sweep_strategy
 
@@ -92,12 +92,7 @@ def test_only_sweeps_whose_ranks_rerun_the_command_are_refused(trainer, launcher
 
 
 def _launcher(*overrides):
-    from hydra import compose, initialize_config_dir
-
-    from toymodels.training.config import config_dir
-
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=True).hydra.launcher
+    return compose_train(*overrides, hydra=True).hydra.launcher
 
 
 def test_launcher_presets_extend_the_plugins_configs():

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
+from tests.helpers import compose_train
 from toymodels.errors import ConfigError
 from toymodels.runs.records import NOT_GROKKED, grok_gap
 from toymodels.tasks.arithmetic import Task
 from toymodels.tasks.trainset import TrainingSet, draw_training_set, training_part_size
 from toymodels.tasks.vocab import VOCAB
 from toymodels.training import build
-from toymodels.training.config import build_run, config_dir
+from toymodels.training.config import build_run
 from toymodels.training.data import ArithmeticData
 from toymodels.training.metrics import Evaluator, weight_norm
 from toymodels.training.model import ModelConfig, Transformer
@@ -24,10 +24,6 @@ TASKS = [
     Task(name="add", n_digits=5),  # 10^10 problems: drawn by rejection and de-duplication, not enumerated
 ]
 
-
-def compose_train(*overrides: str):
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
 
 
 @pytest.mark.parametrize("task", TASKS, ids=[t.label for t in TASKS])

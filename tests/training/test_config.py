@@ -3,8 +3,8 @@
 import re
 
 import pytest
-from hydra import compose, initialize_config_dir
 
+from tests.helpers import compose_train
 from toymodels.errors import ConfigError
 from toymodels.training import build
 from toymodels.training.config import build_run, config_dir
@@ -13,10 +13,6 @@ CONF = config_dir()
 GROUPS = ["task", "model", "trainer", "logger", "experiment", "debug"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
 
-
-def compose_train(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
 
 
 def test_configs_are_found_from_the_package():
