@@ -31,6 +31,7 @@ from toymodels.training.config import (
     trainer_keys,
     unknown_key,
 )
+from toymodels.training.config.conf import job_config
 from toymodels.training.config.limits import check_accelerator
 from toymodels.training.rundir import check_members, check_not_locked, member_dirs
 
@@ -149,7 +150,7 @@ def _check_job(cfg, job: str, multirun: bool, trained_by: dict) -> tuple[str, fl
         check_not_locked(member_dir)
     check_members(members)
     ckpt = run_dir / "checkpoints" / "last.ckpt"
-    if ckpt.exists():  # 3.3 s of Lightning start-up, only where there is a checkpoint to check
+    if ckpt.exists():
         from toymodels.training.build import make_module  # 3.3 s of Lightning start-up, only with a checkpoint
         from toymodels.training.checkpoints import check_checkpoint  # (same)
 
@@ -161,8 +162,7 @@ def _check_job(cfg, job: str, multirun: bool, trained_by: dict) -> tuple[str, fl
 
 def resolve_dir(cfg, *parts) -> Path:
     """A Hydra output folder expression (run or sweep) resolved against the job's config."""
-    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-    node = OmegaConf.merge(job, {"_dir_": "/".join(str(p) for p in parts)})
+    node = OmegaConf.merge(job_config(cfg), {"_dir_": "/".join(str(p) for p in parts)})
     return Path(node._dir_)
 
 

@@ -29,3 +29,8 @@ def config_dir() -> Path:
         if (candidate / "train.yaml").exists():
             return candidate
     raise ConfigError(f"no Hydra configs found next to {here} (looked for conf/train.yaml)")
+
+
+def job_config(cfg):
+    """A composed config without Hydra's own node (what a job's keys resolve against)."""
+    return OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])

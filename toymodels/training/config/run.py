@@ -20,6 +20,7 @@ from toymodels.tasks.mixture import Mixture
 from toymodels.tasks.positions import abacus_ids, check_mixture_abacus
 from toymodels.tasks.trainset import FULL_BATCH_LIMIT_GIB, batch_memory_bytes
 from toymodels.tasks.vocab import VOCAB
+from toymodels.training.config.conf import job_config
 from toymodels.training.config.fields import check_keys, number, typed
 from toymodels.training.config.groups import (
     FULL_BATCH,
@@ -170,8 +171,7 @@ def _plain(node) -> dict:
     """The job's config as plain Python, resolved (Hydra's own node left out)."""
     if isinstance(node, dict):
         return dict(node)
-    job = OmegaConf.masked_copy(node, [k for k in node if k != "hydra"])
-    return OmegaConf.to_container(job, resolve=True)
+    return OmegaConf.to_container(job_config(node), resolve=True)
 
 
 def _member_names(cfg, plain: dict, seed: int, members: int) -> tuple[str, ...]:
@@ -185,7 +185,7 @@ def _member_names(cfg, plain: dict, seed: int, members: int) -> tuple[str, ...]:
         name = str(plain.get("run_name") or "run")
         suffix = f"s{plain.get('seed')}"
         return tuple((name[: -len(suffix)] if name.endswith(suffix) else name + "-") + f"s{s}" for s in seeds)
-    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    job = job_config(cfg)
 
     def resolved(s: int) -> str:
         return str(OmegaConf.merge(job, {"seed": s}).run_name)
